@@ -1,0 +1,1 @@
+"""LLM Lab's logic: plain Python on torch and transformers, no Streamlit (tests check this)."""

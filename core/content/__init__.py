@@ -1,0 +1,1 @@
+"""Long prose kept as data: page summaries, learning paths, quizzes."""
