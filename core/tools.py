@@ -1,0 +1,353 @@
+"""Tools an agent may call, built so that hostile input cannot hurt the machine.
+
+An LLM agent (ReAct, Yao et al. 2022, https://arxiv.org/abs/2210.03629; Toolformer, Schick et al.
+2023, https://arxiv.org/abs/2302.04761) writes `tool[input]` and the runtime runs the tool on that
+text. The input comes from a model that anyone can steer (the user, or text the model just read),
+so every tool treats its input as hostile:
+
+- `calculator`: parses the text with `ast.parse(mode="eval")` and walks the tree itself, allowing
+  only numbers, + - * / // % **, unary minus, parentheses and a few math functions. It never calls
+  eval/exec, bounds the length, the number of nodes, every exponent and every intermediate number.
+- `search`: Okapi BM25 over the small local knowledge base in assets/kb/ (Robertson & Zaragoza,
+  "The Probabilistic Relevance Framework: BM25 and Beyond", 2009), implemented here from the formula.
+
+Every call goes through `run_tool`, which adds a size limit on input and output and a time limit.
+The time limit is cooperative: tools check a deadline as they work. (A production runtime would
+also run tools in a separate process it can kill; these two tools are bounded by construction.)
+"""
+import ast
+import math
+import operator
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+KB_DIR = Path(__file__).resolve().parent.parent / "assets" / "kb"
+
+
+class ToolError(ValueError):
+    """A tool refused its input or failed; the message becomes the agent's Observation."""
+
+
+class ToolTimeout(ToolError):
+    """A tool ran past its deadline."""
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise ToolTimeout("the tool ran out of time and was stopped")
+
+
+# ---- calculator: a whitelist walk over Python's own parse tree -----------------------------------
+@dataclass(frozen=True)
+class CalcLimits:
+    max_chars: int = 200  # longer text is refused before parsing
+    max_nodes: int = 100  # parse-tree nodes
+    max_exponent: float = 1000  # |b| in a ** b
+    max_magnitude: float = 1e100  # |x| of every literal and intermediate result
+    max_round_digits: int = 15
+
+
+FUNCTIONS = {
+    "sqrt": math.sqrt, "log": math.log, "log2": math.log2, "log10": math.log10, "exp": math.exp,
+    "round": round, "min": min, "max": max, "abs": abs,
+}
+CONSTANTS = {"pi": math.pi, "e": math.e}
+BINARY_OPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+}
+UNARY_OPS = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+# Clear words for what people (or injected text) most often try, instead of a bare node name.
+_REFUSALS = {
+    ast.Attribute: "attribute access (`x.y`) is not allowed: the calculator only does arithmetic",
+    ast.Subscript: "indexing (`x[i]`) is not allowed: the calculator only does arithmetic",
+    ast.Lambda: "lambda functions are not allowed",
+    ast.Tuple: "a comma makes a tuple: write 1000, not 1,000 (or min(a, b) for several numbers)",
+    ast.List: "lists are not allowed", ast.Dict: "dicts are not allowed", ast.Set: "sets are not allowed",
+    ast.Compare: "comparisons are not allowed", ast.BoolOp: "and/or are not allowed",
+    ast.IfExp: "if/else is not allowed", ast.NamedExpr: "assignment (:=) is not allowed",
+    ast.JoinedStr: "strings are not allowed", ast.ListComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+}
+
+
+def _number(value, limits: CalcLimits):
+    """Check that an intermediate result is a finite number within the magnitude bound."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ToolError(f"only numbers are allowed, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ToolError("the result is not a finite number")
+    if abs(value) > limits.max_magnitude:
+        raise ToolError(f"a number exceeds the magnitude limit of {limits.max_magnitude:.0e}")
+    return value
+
+
+def _power(base, exponent, limits: CalcLimits):
+    """base ** exponent, refused before computing if the exponent or the result would be too big."""
+    if abs(exponent) > limits.max_exponent:
+        raise ToolError(f"exponent {exponent:,} is too large (limit ±{limits.max_exponent:,.0f})")
+    if base != 0 and exponent > 0 and exponent * math.log10(abs(base)) > math.log10(limits.max_magnitude):
+        raise ToolError(f"{base} ** {exponent} would exceed the magnitude limit of {limits.max_magnitude:.0e}")
+    if base == 0 and exponent < 0:
+        raise ToolError("division by zero (0 to a negative power)")
+    result = base ** exponent
+    if isinstance(result, complex):
+        raise ToolError("a negative number to a fractional power is not a real number")
+    return result
+
+
+def _eval_node(node: ast.AST, limits: CalcLimits, deadline: float | None):
+    """Evaluate one whitelisted node; anything else raises ToolError with a reason."""
+    _check_deadline(deadline)
+    if isinstance(node, ast.Expression):
+        return _eval_node(node.body, limits, deadline)
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ToolError(f"only numbers are allowed, got the {type(node.value).__name__} {node.value!r:.40}")
+        return _number(node.value, limits)
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
+        raise ToolError(f"unknown name {node.id!r}: only the constants {', '.join(CONSTANTS)} are defined")
+    if isinstance(node, ast.UnaryOp) and type(node.op) in UNARY_OPS:
+        return _number(UNARY_OPS[type(node.op)](_eval_node(node.operand, limits, deadline)), limits)
+    if isinstance(node, ast.BinOp):
+        if type(node.op) not in BINARY_OPS:
+            hint = " (`^` is XOR in Python: write ** for powers)" if isinstance(node.op, ast.BitXor) else ""
+            raise ToolError(f"the operator {type(node.op).__name__} is not allowed{hint}")
+        left = _eval_node(node.left, limits, deadline)
+        right = _eval_node(node.right, limits, deadline)
+        if isinstance(node.op, ast.Pow):
+            return _number(_power(left, right, limits), limits)
+        try:
+            return _number(BINARY_OPS[type(node.op)](left, right), limits)
+        except ZeroDivisionError:
+            raise ToolError("division by zero") from None
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)[:60]
+            raise ToolError(f"calling `{name}` is not allowed: the only functions are {', '.join(FUNCTIONS)}")
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise ToolError("only plain positional arguments are allowed")
+        name = node.func.id
+        args = [_eval_node(a, limits, deadline) for a in node.args]
+        if name == "round":
+            if len(args) == 2 and (not isinstance(args[1], int) or abs(args[1]) > limits.max_round_digits):
+                raise ToolError(f"round's digits must be a whole number within ±{limits.max_round_digits}")
+        if name in ("min", "max") and not 1 <= len(args) <= 20:
+            raise ToolError(f"{name} takes 1 to 20 numbers")
+        try:
+            return _number(FUNCTIONS[name](*args), limits)
+        except ToolError:
+            raise
+        except (ValueError, TypeError, OverflowError) as err:
+            raise ToolError(f"{name}{tuple(args)}: {err}") from None
+    reason = _REFUSALS.get(type(node), f"{type(node).__name__} is not allowed: the calculator only does arithmetic")
+    raise ToolError(reason)
+
+
+def safe_eval(expression: str, limits: CalcLimits = CalcLimits(), deadline: float | None = None):
+    """Evaluate arithmetic text without eval: safe_eval("2 * (3 + 4)") -> 14; safe_eval("().__class__") -> ToolError."""
+    text = expression.strip()
+    if not text:
+        raise ToolError("the calculator needs an expression, e.g. calculator[2 * (3 + 4)]")
+    if len(text) > limits.max_chars:
+        raise ToolError(f"the expression is {len(text):,} characters; the limit is {limits.max_chars}")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as err:
+        raise ToolError(f"not a valid arithmetic expression ({err.msg})") from None
+    except ValueError as err:  # e.g. a literal over Python's int-string digit limit
+        raise ToolError(f"not a valid arithmetic expression ({err})") from None
+    n_nodes = sum(1 for _ in ast.walk(tree))
+    if n_nodes > limits.max_nodes:
+        raise ToolError(f"the expression has {n_nodes} parts; the limit is {limits.max_nodes}")
+    return _eval_node(tree, limits, deadline)
+
+
+def format_number(value) -> str:
+    """A readable number: 14 -> '14'; 1822916666.6666667 -> '1822916666.67'; 1e-20 -> '1e-20'."""
+    return str(value) if isinstance(value, int) else f"{value:.12g}"
+
+
+# ---- search: BM25 over the local knowledge base ---------------------------------------------------
+@dataclass(frozen=True)
+class KBEntry:
+    id: str  # slug of the title
+    title: str
+    text: str
+
+
+def load_kb(kb_dir: Path = KB_DIR) -> tuple[KBEntry, ...]:
+    """Read every assets/kb/*.md file: each '## Title' line starts an entry, its paragraph is the text."""
+    entries = []
+    for path in sorted(Path(kb_dir).glob("*.md")):
+        title, lines = None, []
+        for line in path.read_text(encoding="utf-8").splitlines() + ["## "]:
+            if line.startswith("## "):
+                if title:
+                    entries.append(KBEntry(_slug(title), title, " ".join(lines).strip()))
+                title, lines = line[3:].strip(), []
+            elif title and line.strip():
+                lines.append(line.strip())
+    return tuple(entries)
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+_TOKEN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*")  # keeps "gpt-3", "1.5" and "bert-base" whole
+STOPWORDS = frozenset(
+    "a an the of and or in on at to for by with from is are was were be been it its this that these those "
+    "what which who whom when where why how many much does do did has have had s about as into than then "
+    "there their they them i you he she we me my your his her our us can could would should will shall "
+    "may might not no yes".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase words, no stopwords: tokenize("How many layers does GPT-3 have?") -> ['layers', 'gpt-3']."""
+    return [t for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+
+
+@dataclass(frozen=True)
+class BM25Index:
+    """Counts BM25 needs, for N documents: term frequencies per document, document frequencies, lengths."""
+    term_freqs: tuple[dict, ...]  # (N,) of {term: count in that document}
+    doc_freqs: dict  # {term: number of documents containing it}
+    doc_lens: np.ndarray  # (N,) tokens per document
+    avgdl: float
+
+
+def build_bm25(docs: list[list[str]]) -> BM25Index:
+    """Index tokenized documents: build_bm25([["a", "b"], ["b"]]).doc_freqs -> {'a': 1, 'b': 2}."""
+    term_freqs = tuple(dict(Counter(doc)) for doc in docs)
+    doc_freqs = Counter(term for tf in term_freqs for term in tf)
+    doc_lens = np.array([len(doc) for doc in docs], dtype=np.float64)
+    avgdl = float(doc_lens.mean()) if len(docs) else 0.0
+    return BM25Index(term_freqs, dict(doc_freqs), doc_lens, avgdl)
+
+
+def bm25_idf(n_docs: int, doc_freq: int) -> float:
+    """IDF as in Lucene's BM25 (never negative): ln(1 + (N - df + 0.5) / (df + 0.5))."""
+    return math.log(1.0 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+def bm25_scores(index: BM25Index, query: list[str], k1: float = 1.5, b: float = 0.75) -> np.ndarray:
+    """Okapi BM25 score of every document for a tokenized query, shape (N,).
+
+    score(D, Q) = sum over query terms t of IDF(t) * f(t, D) * (k1 + 1) / (f(t, D) + k1 * (1 - b + b * |D| / avgdl))
+    where f(t, D) is how often t occurs in D. A query term repeated counts once per repetition.
+    """
+    n_docs = len(index.term_freqs)
+    scores = np.zeros(n_docs)  # (N,)
+    if n_docs == 0:
+        return scores
+    length_norm = k1 * (1.0 - b + b * index.doc_lens / index.avgdl)  # (N,)
+    for term in query:
+        df = index.doc_freqs.get(term, 0)
+        if df == 0:
+            continue
+        tf = np.array([freqs.get(term, 0) for freqs in index.term_freqs], dtype=np.float64)  # (N,)
+        scores += bm25_idf(n_docs, df) * tf * (k1 + 1.0) / (tf + length_norm)
+    return scores
+
+
+@dataclass(frozen=True)
+class SearchTool:
+    """The knowledge base and its BM25 index, built once (plain data, so it can be cached)."""
+    entries: tuple[KBEntry, ...]
+    index: BM25Index
+
+    @classmethod
+    def from_kb(cls, kb_dir: Path = KB_DIR) -> "SearchTool":
+        entries = load_kb(kb_dir)
+        return cls(entries, build_bm25([tokenize(e.title + " " + e.text) for e in entries]))
+
+    def ranked(self, query: str, deadline: float | None = None) -> list[tuple[KBEntry, float]]:
+        """Every entry with its BM25 score for the query, best first."""
+        terms = tokenize(query)
+        if not terms:
+            raise ToolError("search needs a query with at least one content word, e.g. search[GPT-3 layers]")
+        _check_deadline(deadline)
+        scores = bm25_scores(self.index, terms)
+        _check_deadline(deadline)
+        order = np.argsort(-scores, kind="stable")
+        return [(self.entries[i], float(scores[i])) for i in order]
+
+
+def format_hits(hits: list[tuple[KBEntry, float]], k: int = 3) -> str:
+    """The Observation text for the top k hits: '[1] Title (BM25 7.21): text' lines."""
+    hits = [(e, s) for e, s in hits[:k] if s > 0]
+    if not hits:
+        return "No entry in the knowledge base matches any word of the query."
+    return "\n".join(f"[{i}] {e.title} (BM25 {s:.2f}): {e.text}" for i, (e, s) in enumerate(hits, 1))
+
+
+# ---- the tool runtime: one entry point with limits -----------------------------------------------
+@dataclass(frozen=True)
+class ToolLimits:
+    timeout_s: float = 1.0
+    max_input_chars: int = 300
+    max_output_chars: int = 1500
+    top_k: int = 3
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    ok: bool
+    text: str  # what the agent reads as its Observation
+    seconds: float
+    scores: tuple[tuple[str, float], ...] = ()  # search only: (title, BM25) of the top 10, for charts
+
+
+TOOL_DESCRIPTIONS = {
+    "search": "BM25 keyword search over the local knowledge base; returns the top entries",
+    "calculator": "safe arithmetic: + - * / // % **, parentheses, sqrt log log2 log10 exp round min max abs, pi, e",
+    "finish": "give the final answer and stop",
+}
+
+
+def run_tool(name: str, tool_input: str, search_tool: SearchTool, limits: ToolLimits = ToolLimits()) -> ToolResult:
+    """Run one tool on untrusted text; errors come back as an Observation (ok=False), never raised."""
+    start = time.perf_counter()
+    deadline = start + limits.timeout_s
+    scores: tuple = ()
+    try:
+        if name not in ("search", "calculator"):
+            raise ToolError(f"unknown tool {name[:40]!r}; the tools are {', '.join(TOOL_DESCRIPTIONS)}")
+        if len(tool_input) > limits.max_input_chars:
+            raise ToolError(f"the input is {len(tool_input):,} characters; the limit is {limits.max_input_chars}")
+        if name == "calculator":
+            text = format_number(safe_eval(tool_input, deadline=deadline))
+        else:
+            ranked = search_tool.ranked(tool_input, deadline=deadline)
+            text = format_hits(ranked, limits.top_k)
+            scores = tuple((e.title, round(s, 4)) for e, s in ranked[:10])
+        ok = True
+    except ToolError as err:
+        text, ok = f"Error: {err}.", False
+    seconds = time.perf_counter() - start
+    if ok and seconds > limits.timeout_s:
+        text, ok = f"Error: the tool took {seconds:.3f} s, over the {limits.timeout_s} s limit.", False
+    if len(text) > limits.max_output_chars:
+        cut = len(text) - limits.max_output_chars
+        text = text[: limits.max_output_chars] + f" … [truncated: {cut:,} more characters]"
+    return ToolResult(ok, text, seconds, scores)
+
+
+if __name__ == "__main__":
+    tool = SearchTool.from_kb()
+    print(f"knowledge base: {len(tool.entries)} entries, {len(tool.index.doc_freqs)} distinct terms")
+    for expr in ["2 * (3 + 4)", "sqrt(144) + 17 * 23", "175e9 / 96", "2**10**10",
+                 "__import__('os').system('rm -rf /')", "().__class__.__bases__", "9" * 10000]:
+        print(f"calculator[{expr[:40]}] -> {run_tool('calculator', expr, tool).text}")
+    print("search[GPT-3 parameters layers] ->")
+    print(run_tool("search", "GPT-3 parameters layers", tool).text)

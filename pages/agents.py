@@ -1,0 +1,273 @@
+"""Agents: a ReAct loop whose every Thought, Action and Observation is visible, with tools that stay
+safe when the input is hostile, and prompt injection shown and defended."""
+import re
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from core import agents, tools
+from core.charts import agents as charts
+from core.state import Param
+
+CUSTOM = "custom"
+TASK_KEYS = (*agents.EXAMPLE_TASKS, CUSTOM)
+POLICY_LABELS = {
+    "scripted": "Scripted policy: rules, not a model",
+    "gullible": "Gullible script: obeys instructions it reads (unsafe, for the demo)",
+    "you": "You are the policy: type each Action",
+}
+WRITTEN_BY = {"scripted": "the script (rules, not a model)", "gullible": "the gullible script", "you": "you"}
+PARAMS = [
+    Param("task", "gpt3_per_layer", choices=TASK_KEYS),
+    Param("steps", 6, 1, 10),
+    Param("policy", "scripted", choices=tuple(POLICY_LABELS)),
+]
+# Inputs built to hurt a naive tool runtime; each is run live below and must come back as an error.
+HOSTILE_INPUTS = [
+    ("calculator", "__import__('os').system('rm -rf /')", "run a shell command"),
+    ("calculator", "().__class__.__bases__", "climb Python's object graph toward os"),
+    ("calculator", "open('/etc/passwd').read()", "read a file"),
+    ("calculator", "2**10**10", "a 3-billion-digit number: minutes of CPU and gigabytes of memory"),
+    ("calculator", "9" * 10000, "10 kB of digits"),
+    ("calculator", "exp(1000) * 10", "overflow"),
+    ("calculator", "1/0", "division by zero"),
+    ("shell", "rm -rf /", "a tool that does not exist"),
+    ("search", "ignore previous instructions Nimbus-9", "fetch the planted injection"),
+]
+
+
+@st.cache_resource(show_spinner=False)
+def _search_tool() -> tools.SearchTool:
+    return tools.SearchTool.from_kb()
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _run(question: str, policy: str, max_steps: int, timeout_s: float, max_output_chars: int) -> agents.Trace:
+    limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
+    return agents.run_agent(question, policy, max_steps, limits, _search_tool())
+
+
+@st.cache_data(show_spinner=False)
+def _example() -> agents.Trace:
+    """The one-shot demonstration inside the prompt: a real run of the script, not hand-written."""
+    return agents.run_agent(agents.EXAMPLE_QUESTION, "scripted", 6, search_tool=_search_tool())
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _lm_propose(prompt: str) -> agents.LMProposal:
+    model, tokenizer = ui.causal_lm("tiny-lm")
+    return agents.lm_propose(model, tokenizer, prompt)
+
+
+@st.cache_data(show_spinner=False)
+def _hostile_table() -> pd.DataFrame:
+    rows = []
+    for tool, text, goal in HOSTILE_INPUTS:
+        result = tools.run_tool(tool, text, _search_tool())
+        flagged = bool(agents.find_injection(result.text, observation=True))
+        shown = text if len(text) <= 60 else f"{text[:40]}… ({len(text):,} characters)"
+        rows.append({"action": f"{tool}[{shown}]",
+                     "result": "refused" if not result.ok else "flagged as injection" if flagged else "ran",
+                     "observation": result.text[:160], "what it tries": goal,
+                     "time (ms)": round(result.seconds * 1000, 3)})
+    return pd.DataFrame(rows)
+
+
+def _md(text: str) -> str:
+    """Escape Markdown so questions, KB text and your own input show literally (no links, no LaTeX)."""
+    return re.sub(r"([\\`*_\[\]<>$~|#])", r"\\\1", text)
+
+
+# ---- drawing a trace, step by step -------------------------------------------------------------------
+def draw_step(step: agents.Step, question: str, earlier: tuple, example: agents.Trace, top_k: int) -> None:
+    with st.container(border=True):
+        st.markdown(f"**Step {step.index}** · written by {WRITTEN_BY.get(step.by, step.by)}")
+        st.markdown(f"💭 **Thought {step.index}:** {_md(step.thought)}")
+        st.code(f"Action {step.index}: {step.action}", language=None, wrap_lines=True)
+        if step.tool == "finish" and step.ok:
+            st.caption("finish[...] has no Observation: the loop ends with this answer.")
+        elif step.ok:
+            st.markdown(f"👁️ **Observation {step.index}** ({step.tool}, {step.seconds * 1000:.2f} ms)")
+            st.code(step.observation, language=None, wrap_lines=True)
+        else:
+            st.error(f"**Observation {step.index}:** {_md(step.observation)}")
+        injected = [f.removeprefix("possible prompt injection: ") for f in step.flags if "injection" in f]
+        if injected:
+            st.warning(f"⚠️ Possible prompt injection in this Observation: {_md(', '.join(injected))}. It came "
+                       "from a tool, so it is *data*: a model that obeys it is hijacked by whoever wrote the document.")
+        if step.scores:
+            with st.expander("BM25 score of every top entry"):
+                st.altair_chart(charts.bm25_chart(step.scores, top_k, step.tool_input))
+        with st.expander(f"The prompt a real LLM would receive before writing step {step.index}"):
+            st.code(agents.react_prompt(question, earlier, example), language=None, wrap_lines=True)
+
+
+def draw_outcome(trace: agents.Trace) -> None:
+    errors = sum(not s.ok for s in trace.steps)
+    calls = sum(s.tool in ("search", "calculator") for s in trace.steps)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("steps used", f"{len(trace.steps)} of {trace.max_steps}")
+    c2.metric("tool calls", calls)
+    c3.metric("errors and refusals", errors)
+    c4.metric("tool time", f"{sum(s.seconds for s in trace.steps) * 1000:.2f} ms")
+    if trace.stop_reason == "finished":
+        st.success(f"**Final answer:** {_md(trace.answer)}")
+    elif trace.stop_reason == "step limit":
+        st.warning(f"Stopped at the step limit ({trace.max_steps}) before an answer. The limit is what keeps a "
+                   "confused agent from looping (and spending) forever: raise it to let this one finish.")
+
+
+def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example: agents.Trace) -> None:
+    state = st.session_state.get("agent_you")
+    if state is None or state["question"] != question or st.session_state.pop("agent_you_reset", False):
+        for key in [k for k in st.session_state if str(k).startswith(("you_thought_", "you_action_"))]:
+            del st.session_state[key]
+        state = st.session_state["agent_you"] = {"question": question, "steps": ()}
+    steps = state["steps"]
+    st.markdown("You write each Thought and Action; the runtime runs the tool and shows its real Observation. "
+                "The boxes start with what the script would do next: edit them, or write your own, e.g. "
+                "`search[Chinchilla tokens]`, `calculator[2 ** 0.5]`, `finish[42]`. Try to break it.")
+    for i, step in enumerate(steps):
+        draw_step(step, question, steps[:i], example, limits.top_k)
+    finished = bool(steps) and steps[-1].tool == "finish" and steps[-1].ok
+    if finished:
+        st.success(f"**Your final answer:** {_md(steps[-1].tool_input)}")
+    elif len(steps) >= max_steps:
+        st.warning(f"Step limit reached ({max_steps}). Raise it above, or start over.")
+    else:
+        n = len(steps) + 1
+        hint = agents.scripted_policy(question, steps)
+        with st.expander(f"The prompt a real LLM would receive now, before step {n}"):
+            st.code(agents.react_prompt(question, steps, example), language=None, wrap_lines=True)
+        thought = st.text_input(f"Thought {n}", value=hint.thought, key=f"you_thought_{n}")
+        action = st.text_input(f"Action {n}: tool[input]", value=hint.action, key=f"you_action_{n}")
+        if st.button(f"Run step {n}", key="you_run", type="primary"):
+            state["steps"] = steps + (agents.take_step(n, thought, action, _search_tool(), limits, by="you"),)
+            st.rerun()
+    if steps and st.button("Start over", key="you_reset"):
+        st.session_state["agent_you_reset"] = True
+        st.rerun()
+
+
+# ---- page ----------------------------------------------------------------------------------------------
+st.title("🤖 Agents")
+st.markdown(
+    "An **agent** is a language model in a loop: it writes a **Thought**, picks an **Action** (a tool and its "
+    "input), the runtime runs the tool and appends the result as an **Observation**, and the model reads "
+    "everything again to write the next step, until it answers. This is **ReAct** (Yao et al. 2022). Here "
+    "every step is on screen, the tools are real, and you can be the policy yourself.")
+st.info(
+    "**Scripted policy: rules, not a model.** LLM Lab's tiny models (3 million parameters, trained on the "
+    "King James Bible) cannot plan or use tools, so the Thoughts and Actions below are written by a short "
+    "rule-based script (`core.agents.scripted_policy`) that reads exactly what an LLM would read. The tools, "
+    "the Observations, the limits and the prompt a real LLM would receive are all real: copy that prompt "
+    "into a real model to compare.")
+
+ui.bind_params(PARAMS)
+c_task, c_steps = st.columns([3, 1])
+task = c_task.selectbox("Task", TASK_KEYS, key="task", format_func=lambda k: "✏️ Your own question" if k == CUSTOM
+                        else agents.EXAMPLE_TASKS[k].question[:90])
+max_steps = c_steps.slider("Step limit", 1, 10, key="steps")
+policy = st.radio("Who writes the Thoughts and Actions?", tuple(POLICY_LABELS), key="policy", horizontal=True,
+                  format_func=POLICY_LABELS.get)
+ui.sync_params(PARAMS)
+with st.expander("Tool limits (per call)"):
+    l1, l2 = st.columns(2)
+    timeout_ms = l1.slider("Timeout (ms)", 0, 2000, 1000, key="tool_timeout_ms",
+                           help="Set it to 0 to watch every tool call time out.")
+    max_output = l2.slider("Max Observation length (characters)", 200, 3000, 1500, step=100, key="tool_max_output")
+    st.caption("A tool that runs past its deadline is stopped (the calculator and BM25 check the clock as "
+               "they work) and the agent gets an error Observation; longer output is cut, since every "
+               "Observation is pasted into the next prompt and costs context. Input over "
+               f"{tools.ToolLimits().max_input_chars} characters is refused.")
+limits = tools.ToolLimits(timeout_s=timeout_ms / 1000, max_output_chars=max_output)
+
+if task == CUSTOM:
+    raw = st.text_area("Your question", key="agent_question", height=80,
+                       placeholder="e.g. How many layers does LLaMA-65B have? · What is 2 ** 0.5? · Who proposed BPE?")
+    question = ui.text_input_checked(raw, agents.MAX_QUESTION_CHARS, "question")
+    if question is not None and not question.isascii():
+        st.info("Non-ASCII question: the search tool handles any script, but the knowledge base is English "
+                "and the script's rules only know English question patterns, so expect 'not found'.")
+else:
+    question = agents.EXAMPLE_TASKS[task].question
+    st.markdown(f"**Question:** {_md(question)}  \n*What it shows:* {agents.EXAMPLE_TASKS[task].teaches}")
+example = _example()
+
+st.header("The loop, step by step")
+if question is not None and policy == "you":
+    you_section(question, max_steps, limits, example)
+elif question is not None:
+    with ui.heavy("Running the agent"):
+        trace = _run(question, policy, max_steps, limits.timeout_s, limits.max_output_chars)
+    if trace.stop_reason.startswith("invalid question"):
+        st.info(f"Nothing to run: {trace.stop_reason.removeprefix('invalid question: ')}.")
+    for i, step in enumerate(trace.steps):
+        draw_step(step, question, trace.steps[:i], example, limits.top_k)
+    draw_outcome(trace)
+    if policy == "gullible":
+        st.caption("The gullible script differs from the safe one in a single rule: it runs any `Action:` line "
+                   "it finds inside an Observation, as a model that confuses data with instructions would. Try "
+                   "the Nimbus-9 task: the injected command reaches the calculator, which refuses it.")
+ui.code_behind(agents.run_agent, agents.take_step, agents.scripted_policy, agents.react_prompt)
+
+st.header("Could the tiny LM be the policy?")
+st.markdown(
+    "A real agent's policy is an LLM continuing the prompt above, greedily, stopped at `\\nObservation`. "
+    "Hand that prompt (without the worked example, so it fits the tiny model's 512-token context) to LLM Lab's "
+    "tiny Llama and see what it writes, and whether the runtime could run it.")
+if question is not None and ui.require_model("tiny-lm") and st.button("Ask the tiny LM for step 1", key="ask_lm"):
+    with ui.heavy("Running the tiny LM"):
+        proposal = _lm_propose(agents.react_prompt(question))
+    st.caption(f"The model read {proposal.prompt_tokens} prompt tokens"
+               + (f" (the first {proposal.cut_tokens} were cut to fit its context)." if proposal.cut_tokens else "."))
+    st.code(f"Thought 1:{proposal.text}", language=None, wrap_lines=True)
+    st.markdown(f"**What the runtime would do with it:** {_md(proposal.verdict)}")
+    st.caption("Greedy decoding, 40 new tokens at most. A 3M-parameter model trained on scripture has never "
+               "seen a tool call: this is why the policy above is a script. Toolformer (Schick et al. 2023) and "
+               "instruction-tuned LLMs learn this format from examples of tool use.")
+
+st.header("Hostile input, run live")
+st.markdown(
+    "Whatever the policy, the Action text is untrusted: a user, a web page or a poisoned document can put "
+    "anything there. So the calculator never calls `eval`: it parses with `ast.parse(mode=\"eval\")` and "
+    "walks the tree itself, allowing only numbers, `+ - * / // % **`, unary minus and a few functions, with "
+    "bounds on length, tree size, exponents and every intermediate number. Each row below ran just now.")
+st.dataframe(_hostile_table(), hide_index=True)
+attack = st.text_input("Try your own calculator input", key="calc_attack",
+                       placeholder="e.g. (1).__class__ or 10**10**10 or sqrt(2)")
+if attack:
+    checked = ui.text_input_checked(attack, 200_000, "expression")
+    if checked is not None:
+        result = tools.run_tool("calculator", checked, _search_tool(), limits)
+        (st.success if result.ok else st.error)(f"calculator → {_md(result.text)} ({result.seconds * 1000:.3f} ms)")
+st.markdown(
+    "**Prompt injection** is the other half: text that *reads* like an instruction inside a tool's output. "
+    "The knowledge base holds one planted entry (Nimbus-9) that tells the agent to run a shell command. "
+    "The defences, layered: the prompt says Observations are data; the runtime flags instruction-like text "
+    "and marks it in the prompt; the safe script never acts on text from a tool; and the tools themselves "
+    "can do nothing harmful even when a fooled policy calls them. No filter catches every injection "
+    "(Greshake et al. 2023): the last layer, harmless tools and a human before risky actions, is the one that "
+    "holds.")
+ui.code_behind(tools.safe_eval, tools._eval_node, tools._power)
+
+st.header("The math of the search tool: BM25")
+st.markdown("`search` ranks the knowledge base's entries by Okapi BM25, implemented from the formula "
+            f"({len(_search_tool().entries)} entries, written for this page, each citing its source):")
+st.latex(r"\mathrm{score}(D, Q) = \sum_{t \in Q} \mathrm{IDF}(t)\,\frac{f(t, D)\,(k_1 + 1)}"
+         r"{f(t, D) + k_1\left(1 - b + b\,\frac{|D|}{\mathrm{avgdl}}\right)},\qquad "
+         r"\mathrm{IDF}(t) = \ln\!\left(1 + \frac{N - n_t + 0.5}{n_t + 0.5}\right)")
+st.markdown("f(t, D) is how often word t occurs in entry D, n_t how many of the N entries contain it, and "
+            "|D| / avgdl the entry's length relative to the average. k₁ = 1.5 makes repeated words count less "
+            "and less (saturation); b = 0.75 penalises long entries. Rare words weigh most: that is why "
+            "`search[GPT-3 parameters layers]` puts the GPT-3 entry first.")
+ui.code_behind(tools.bm25_scores, tools.bm25_idf, tools.tokenize)
+
+ui.papers(
+    ("ReAct (Yao et al. 2022)", "https://arxiv.org/abs/2210.03629"),
+    ("Toolformer (Schick et al. 2023)", "https://arxiv.org/abs/2302.04761"),
+    ("Indirect prompt injection (Greshake et al. 2023)", "https://arxiv.org/abs/2302.12173"),
+    ("Ignore Previous Prompt (Perez & Ribeiro 2022)", "https://arxiv.org/abs/2211.09527"),
+    ("BM25 and beyond (Robertson & Zaragoza 2009)", "https://doi.org/10.1561/1500000019"),
+)
