@@ -1,0 +1,256 @@
+"""RAG & long context: chunk a document set, embed it with a real sentence encoder, index it with
+faiss, retrieve for your question, and see the exact prompt a generator would get."""
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import ui
+from core import chunking, models, rag
+from core.charts import rag as charts
+from core.state import Param
+
+DEFAULT_QUESTION = "What does the KV cache store?"
+MAX_QUESTION_CHARS = 500
+INDEX_LABELS = {"flat": "Flat (exact)", "hnsw": "HNSW (approximate graph)"}
+STRATEGY_LABELS = {"fixed": "fixed-size windows", "sentence": "whole sentences", "paragraph": "whole paragraphs"}
+SWEEP_SIZES = (200, 400, 800, 1200)
+PARAMS = [
+    Param("q", DEFAULT_QUESTION, max_len=MAX_QUESTION_CHARS),
+    Param("size", 400, 100, 1500),
+    Param("overlap", 80, 0, 750),
+    Param("strategy", "fixed", choices=chunking.STRATEGIES),
+    Param("k", 4, 1, 10),
+    Param("index", "flat", choices=tuple(INDEX_LABELS)),
+    Param("hnsw_m", 16, 2, 64),
+    Param("ef", 16, 1, 128),
+    Param("order", rag.ORDERS[0], choices=rag.ORDERS),
+]
+
+
+# ---- cached, lock-guarded work (keyed by the documents' hash and every parameter) --------------------
+@st.cache_data(max_entries=32, show_spinner=False)
+def _embedded(_docs: tuple, docs_hash: str, size: int, overlap: int, strategy: str) -> rag.EmbeddedChunks:
+    return rag.embed_chunks(ui.sentence_embedder(), _docs, chunking.ChunkConfig(size, overlap, strategy))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _retrieval(_embedded: rag.EmbeddedChunks, docs_hash: str, size: int, overlap: int, strategy: str,
+               question: str, k: int, kind: str, hnsw_m: int, ef: int) -> rag.Retrieval:
+    return rag.retrieve(ui.sentence_embedder(), _embedded, question, k, kind, hnsw_m=hnsw_m, ef_search=ef)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _sweep(_docs: tuple, docs_hash: str, overlap_fraction: float, strategy: str, k: int) -> pd.DataFrame:
+    rows = rag.sweep_chunk_sizes(ui.sentence_embedder(), _docs, SWEEP_SIZES, overlap_fraction, strategy,
+                                 chunking.load_questions(), k)
+    return pd.DataFrame([asdict(r) for r in rows])
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _index_bench(n: int, k: int) -> pd.DataFrame:
+    return pd.DataFrame([asdict(r) for r in rag.benchmark_indexes(n=n, n_queries=200, k=k)])
+
+
+def _documents() -> tuple[chunking.Document, ...]:
+    """The bundled documents, plus the learner's upload when it is valid text."""
+    docs = chunking.load_documents()
+    upload = st.file_uploader(f"Add your own document (.txt or .md, at most {chunking.MAX_UPLOAD_BYTES // 1000} kB)",
+                              type=["txt", "md"], key="rag_upload")
+    if upload is None:
+        return docs
+    try:
+        doc = chunking.document_from_upload(upload.name, upload.getvalue())
+    except ValueError as err:
+        st.error(f"{err} The bundled documents are used alone.")
+        return docs
+    st.success(f"Added **{doc.name}** ({len(doc.text):,} characters) to the {len(docs)} bundled documents.")
+    return docs + (doc,)
+
+
+def _prompt_tokens(prompt: str, embedder) -> str:
+    """Token counts of the prompt under the tokenizers at hand, each named."""
+    counts = [f"**{rag.count_tokens(embedder.tokenizer, prompt):,}** WordPiece tokens (MiniLM's tokenizer)"]
+    try:
+        models.model_path("tiny-lm")
+        counts.append(f"**{rag.count_tokens(ui.causal_lm('tiny-lm')[1], prompt):,}** byte-level BPE tokens "
+                      "(tiny-lm's tokenizer, trained on the KJV Bible, so technical words split into many pieces)")
+    except FileNotFoundError:
+        pass
+    return " · ".join(counts)
+
+
+# ---- page ------------------------------------------------------------------------------------------
+st.title("🔎 RAG & long context")
+st.markdown(
+    "A language model only knows its training data. **Retrieval-augmented generation** (Lewis et al. 2020) "
+    "looks up relevant passages at question time and pastes them into the prompt, with numbers the answer can "
+    "cite. Below, a real pipeline runs on a small bundled set of explainers about LLMs: **chunk** them, "
+    "**embed** every chunk with all-MiniLM-L6-v2, **index** the vectors with faiss, **retrieve** the top k for "
+    "your question, and **assemble** the prompt a generator would receive.")
+
+ui.bind_params(PARAMS)
+raw_question = st.text_input("Your question", key="q")
+c1, c2, c3 = st.columns(3)
+size = c1.slider("Chunk size (characters)", 100, 1500, step=50, key="size")
+overlap = c2.slider("Overlap (characters)", 0, 750, step=10, key="overlap")
+strategy = c3.selectbox("Chunking strategy", chunking.STRATEGIES, key="strategy", format_func=STRATEGY_LABELS.get)
+c4, c5, c6, c7 = st.columns(4)
+k = c4.slider("Chunks to retrieve (k)", 1, 10, key="k")
+kind = c5.selectbox("faiss index", tuple(INDEX_LABELS), key="index", format_func=INDEX_LABELS.get)
+hnsw_m = c6.slider("HNSW links per node (M)", 2, 64, key="hnsw_m", disabled=kind != "hnsw")
+ef = c7.slider("HNSW efSearch", 1, 128, key="ef", disabled=kind != "hnsw")
+# An over-long question is refused below; keep it out of the URL rather than share 100 kB links.
+ui.sync_params([p for p in PARAMS if p.key != "q" or len(raw_question) <= MAX_QUESTION_CHARS])
+st.caption("Sizes are in **characters** (English averages about 4 characters per word piece). Fixed windows cut "
+           "through words; the sentence and paragraph strategies pack whole units up to the size and repeat the "
+           "last units of a chunk, up to the overlap, at the start of the next.")
+
+docs = _documents()
+cfg, clamp_message = chunking.clamp_config(chunking.ChunkConfig(size, overlap, strategy))
+if clamp_message:
+    st.warning(clamp_message)
+question = ui.text_input_checked(raw_question, MAX_QUESTION_CHARS, "question")
+if question is not None and not question.isascii():
+    st.info("Your question has non-ASCII characters. all-MiniLM-L6-v2 was trained on English text and its "
+            "uncased WordPiece vocabulary drops accents and splits other scripts into single characters, so "
+            "expect weak matches against these English documents.")
+
+embedder = ui.sentence_embedder()
+docs_hash = chunking.documents_hash(docs)
+with ui.heavy("Embedding the chunks and searching"):
+    embedded = _embedded(docs, docs_hash, cfg.size, cfg.overlap, cfg.strategy)
+    result = None if question is None else _retrieval(embedded, docs_hash, cfg.size, cfg.overlap, cfg.strategy,
+                                                      question, k, kind, *((hnsw_m, ef) if kind == "hnsw" else (0, 0)))
+
+n_chunks = len(embedded.chunks)
+truncated = sum(t > embedded.max_tokens for t in embedded.token_counts)
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Documents → chunks", f"{len(docs)} → {n_chunks}")
+m2.metric("Time to embed all chunks", f"{embedded.embed_seconds:.2f} s")
+m3.metric("Vectors (float32)", f"{n_chunks} × {embedded.vectors.shape[1]}")
+m4.metric("Longest chunk (word pieces)", max(embedded.token_counts, default=0))
+if truncated:
+    st.warning(f"{truncated} chunk(s) are longer than the embedder's limit of {embedded.max_tokens} word pieces: "
+               "only their beginning is embedded, so the rest cannot be found. Use smaller chunks.")
+
+if result is not None:
+    st.header(f"Top {len(result.hits)} chunks for your question")
+    r1, r2, r3, r4 = st.columns(4)
+    r1.metric("Index memory", f"{result.index_bytes / 1024:,.0f} KiB")
+    r2.metric("Index build", f"{result.build_seconds * 1000:.2f} ms")
+    r3.metric("Search (1 query)", f"{result.search_ms:.3f} ms")
+    r4.metric(f"Recall@{k} vs exact", f"{result.recall:.3f}")
+    st.caption(f"Measured on this server when these settings were first run ({INDEX_LABELS[kind]}); recall uses "
+               f"every chunk and your question as queries ({n_chunks + 1} searches) against brute-force numpy.")
+    if kind == "hnsw" and result.recall == 1.0:
+        st.caption("With only a few hundred vectors, HNSW's graph is nearly complete and finds everything: see "
+                   "*Index types at scale* below for recall below 1.")
+    st.dataframe(pd.DataFrame([{"rank": h.rank, "cosine": round(h.score, 4), "source": h.chunk.doc,
+                                "characters": f"{h.chunk.start}-{h.chunk.end}", "chunk": h.chunk.text.strip()}
+                               for h in result.hits]), hide_index=True, width="stretch")
+    order = st.radio("Order of the chunks in the prompt", rag.ORDERS, key="order", horizontal=True)
+    prompt = rag.build_prompt(question, result.hits, order)
+    st.subheader("The prompt a generator would get")
+    st.markdown(f"{_prompt_tokens(prompt, embedder)}, for {len(result.hits)} chunks and your question.")
+    st.code(prompt, language=None, wrap_lines=True)
+
+    tab_scores, tab_map = st.tabs(["Scores of all chunks", "2-D map of the embeddings (PCA)"])
+    exact_rank = np.argsort(-result.scores, kind="stable")  # (N,) chunk ids, best first
+    retrieved = {h.chunk_id for h in result.hits}
+    with tab_scores:
+        scores_df = pd.DataFrame([{"chunk": int(i), "rank": r + 1, "doc": embedded.chunks[i].doc,
+                                   "score": float(result.scores[i]), "retrieved": int(i) in retrieved,
+                                   "text": embedded.chunks[i].text[:160]} for r, i in enumerate(exact_rank)])
+        st.altair_chart(charts.scores_chart(scores_df, k), width="stretch")
+        st.caption("Every bar is measured: the cosine similarity of your question with one chunk. A sharp drop "
+                   "after the first few bars means a clear answer; a flat profile means the documents do not "
+                   "really cover the question.")
+    with tab_map:
+        coords, variance = rag.pca_2d(embedded.vectors, result.query)
+        map_df = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1],
+                               "doc": [c.doc for c in embedded.chunks] + ["(question)"],
+                               "kind": ["chunk"] * n_chunks + ["question"],
+                               "retrieved": [i in retrieved for i in range(n_chunks)] + [False],
+                               "text": [c.text[:160] for c in embedded.chunks] + [question[:160]]})
+        st.altair_chart(charts.projection_chart(map_df, tuple(variance)), width="stretch")
+        st.caption(f"PCA keeps {variance.sum():.0%} of the variance of the {embedded.vectors.shape[1]}-dimensional "
+                   "vectors: nearness here is only a hint; the *Scores of all chunks* tab shows the real similarities.")
+
+st.header("The math: cosine similarity is an inner product")
+st.latex(r"\cos(q, x) = \frac{q \cdot x}{\lVert q\rVert\,\lVert x\rVert}"
+         r"\quad\text{and with } \lVert q\rVert = \lVert x\rVert = 1:\quad \cos(q, x) = q \cdot x = \sum_{c=1}^{384} q_c x_c")
+st.markdown(
+    "The sentence embedder **mean-pools** its token vectors and **normalises** the result to length 1 "
+    "(Sentence-BERT). So a faiss `IndexFlatIP` (inner product) over the chunk matrix $X \\in \\mathbb{R}^{N\\times 384}$ "
+    "computes $Xq$, all N cosine similarities in one matrix-vector product, and returns the k largest: exact search, "
+    "recall 1. HNSW instead walks a layered proximity graph from a coarse entry point toward the query, visiting "
+    "only a candidate list of size efSearch: far fewer comparisons, at the price of sometimes missing a neighbour.")
+if result is not None:
+    top = result.hits[0]
+    st.markdown(f"Check on your question: $\\lVert q\\rVert$ = {np.linalg.norm(result.query):.6f}, and for the top chunk "
+                f"$q \\cdot x$ = {float(result.query @ embedded.vectors[top.chunk_id]):.6f} vs the index's score "
+                f"{top.score:.6f}.")
+
+st.header("Trade-offs of chunk size and overlap")
+st.markdown(
+    f"These settings give **{n_chunks} chunks** ({embedded.vectors.nbytes / 1024:,.0f} KiB of vectors for a flat "
+    f"index), embedded in **{embedded.embed_seconds:.2f} s** on this server. Smaller chunks match a question more "
+    "precisely but carry less context and mean more vectors to embed and store; larger chunks dilute the "
+    f"embedding, and past {embedded.max_tokens} word pieces are truncated. Overlap keeps a sentence cut at a "
+    "boundary whole in one chunk, at the cost of embedding the overlapping text twice.")
+if st.button(f"Measure chunk sizes {SWEEP_SIZES[0]}-{SWEEP_SIZES[-1]} (re-embeds the documents {len(SWEEP_SIZES)} times)",
+             key="rag_sweep"):
+    st.session_state["rag_sweep_on"] = True
+if st.session_state.get("rag_sweep_on"):
+    fraction = cfg.overlap / cfg.size
+    with ui.heavy("Re-embedding at every chunk size"):
+        sweep = _sweep(docs, docs_hash, fraction, cfg.strategy, k)
+    labels = {"n_chunks": "chunks", "embed_seconds": "seconds to embed", "index_bytes": "flat index bytes",
+              "truncated": "chunks truncated", "hit_at_1": "right document first", "hit_at_k": f"right document in top {k}"}
+    long = sweep.melt(id_vars="size", value_vars=list(labels), var_name="quantity").replace({"quantity": labels})
+    st.altair_chart(charts.sweep_chart(long))
+    st.dataframe(sweep, hide_index=True)
+    st.caption(f"Overlap kept at {fraction:.0%} of the size, strategy '{cfg.strategy}'. Retrieval quality is "
+               f"scored on {len(chunking.load_questions())} labelled questions (assets/docs/questions.tsv), "
+               "each answered by one bundled document. Times are wall-clock, one run each.")
+
+st.header("Index types at scale")
+st.markdown(
+    "A few hundred chunks make every index look perfect. On 10,000 or 20,000 synthetic 384-d unit vectors "
+    "(random clusters, like topics) the differences appear: **Flat** compares everything (exact), **HNSW** "
+    "walks a graph (M=16, efSearch=16), **IVF** searches the 4 nearest of about √N clusters, **IVF-PQ** also "
+    "compresses each vector to 24 bytes (product quantization), so its scores are approximate.")
+b1, b2 = st.columns([1, 3])
+bench_n = b1.selectbox("Vectors", (10_000, 20_000), key="rag_bench_n", format_func="{:,}".format)
+if b2.button("Build the four indexes and measure (several seconds)", key="rag_bench"):
+    st.session_state["rag_bench_on"] = True
+if st.session_state.get("rag_bench_on"):
+    with ui.heavy("Building faiss indexes"):
+        bench = _index_bench(bench_n, 10)
+    bench["megabytes"] = bench["bytes"] / 1e6
+    st.altair_chart(charts.index_bench_chart(bench), width="stretch")
+    st.dataframe(bench.drop(columns="bytes"), hide_index=True)
+    st.caption("recall@10 against brute force over 200 queries; query time is the batch's wall time divided by 200; "
+               "one run each, on this server's CPU. PQ's low recall is why real systems re-rank its shortlist "
+               "with the full vectors.")
+
+st.header("Long context: more is not always better")
+st.markdown(
+    "Why retrieve at all, if a model can read 100,000 tokens? Attention costs grow with the square of the "
+    "context, the KV cache grows linearly, and models do not use a long context evenly: Liu et al. (2023) found "
+    "accuracy highest when the relevant passage sits at the **start or end** of the prompt and clearly lower in "
+    "the **middle** (a U-shaped curve, *Lost in the Middle*). The *best at the edges* order above puts ranks "
+    "1, 3, 5, … first and …, 4, 2 last for that reason; a small k keeps the prompt short and the signal dense.")
+
+ui.papers(
+    ("Retrieval-Augmented Generation (Lewis et al. 2020)", "https://arxiv.org/abs/2005.11401"),
+    ("Sentence-BERT (Reimers & Gurevych 2019)", "https://arxiv.org/abs/1908.10084"),
+    ("MiniLM (Wang et al. 2020)", "https://arxiv.org/abs/2002.10957"),
+    ("The Faiss library (Douze et al. 2024)", "https://arxiv.org/abs/2401.08281"),
+    ("HNSW (Malkov & Yashunin 2016)", "https://arxiv.org/abs/1603.09320"),
+    ("Lost in the Middle (Liu et al. 2023)", "https://arxiv.org/abs/2307.03172"),
+)
+ui.code_behind(chunking.fixed_spans, chunking.pack_spans, rag.embed_texts, rag.build_index, rag.search,
+               rag.retrieve, rag.build_prompt)
