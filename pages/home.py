@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.content.home import LEARNING_PATHS, PAGE_SUMMARIES
+from core.content.home import LEARNING_PATHS, PAGE_FILES, PAGE_SUMMARIES
 from core.models import availability
 
 st.title("🧪 LLM Lab")
@@ -16,14 +16,15 @@ st.subheader("The pages")
 cols = st.columns(2)
 for i, (page, summary) in enumerate(PAGE_SUMMARIES.items()):
     with cols[i % 2]:
-        st.markdown(f"**{page}**: {summary}")
+        st.page_link(PAGE_FILES[page], label=f"**{page}**")
+        st.markdown(summary)
 
 st.subheader("Three learning paths")
 tabs = st.tabs(list(LEARNING_PATHS))
 for tab, (path, steps) in zip(tabs, LEARNING_PATHS.items()):
     with tab:
         for n, (page, what) in enumerate(steps, 1):
-            st.markdown(f"{n}. **{page}**: {what}")
+            st.page_link(PAGE_FILES[page], label=f"{n}. **{page}**: {what}")
 
 st.subheader("Models on this machine")
 st.dataframe(pd.DataFrame(availability())[["key", "kind", "source", "available", "description", "why"]],

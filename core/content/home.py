@@ -1,5 +1,15 @@
 """The landing page's words: what each page teaches and the three learning paths."""
 
+PAGE_FILES = {
+    "Transformer": "pages/transformer.py",
+    "Pretraining": "pages/pretraining.py",
+    "Fine-tuning": "pages/fine_tuning.py",
+    "Inference": "pages/inference.py",
+    "Multimodal": "pages/multimodal.py",
+    "Agents": "pages/agents.py",
+    "RAG & long context": "pages/rag.py",
+}
+
 PAGE_SUMMARIES = {
     "Transformer": "tokenization by a real WordPiece tokenizer, the attention maps of a real pretrained "
                    "encoder (every layer and head), and the next-token probabilities of a tiny Llama.",
