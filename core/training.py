@@ -66,18 +66,26 @@ def train_causal_lm(model, ids: torch.Tensor, cfg: TrainConfig, on_step=None) ->
 
 
 @torch.no_grad()
-def perplexity(model, ids: torch.Tensor, seq_len: int = 128, max_tokens: int | None = None) -> float:
-    """exp(mean next-token cross-entropy) over non-overlapping windows of a token stream."""
+def perplexity(model, ids: torch.Tensor, seq_len: int = 128, max_tokens: int | None = None, batch_size: int = 32) -> float:
+    """exp(mean next-token cross-entropy) over non-overlapping windows of a token stream.
+
+    Windows of seq_len + 1 tokens (inputs and shifted targets) are scored B at a time.
+    """
     if max_tokens:
         ids = ids[:max_tokens]
+    n_windows = (len(ids) - 1) // seq_len
+    windows = ids[: n_windows * seq_len + 1].unfold(0, seq_len + 1, seq_len)  # (N, T + 1), sharing edges
     total_nll, total_tokens = 0.0, 0
-    for start in range(0, len(ids) - 1, seq_len):
-        window = ids[start : start + seq_len + 1]
-        if len(window) < 2:
-            break
-        logits = model(input_ids=window[:-1].unsqueeze(0)).logits[0].float()  # (T, V)
-        total_nll += torch.nn.functional.cross_entropy(logits, window[1:], reduction="sum").item()
-        total_tokens += len(window) - 1
+    for start in range(0, n_windows, batch_size):
+        batch = windows[start : start + batch_size]  # (B, T + 1)
+        logits = model(input_ids=batch[:, :-1]).logits.float()  # (B, T, V)
+        total_nll += torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten(), reduction="sum").item()
+        total_tokens += batch[:, 1:].numel()
+    tail = ids[n_windows * seq_len :]  # the last partial window, if any
+    if len(tail) >= 2:
+        logits = model(input_ids=tail[:-1].unsqueeze(0)).logits[0].float()  # (T', V)
+        total_nll += torch.nn.functional.cross_entropy(logits, tail[1:], reduction="sum").item()
+        total_tokens += len(tail) - 1
     return math.exp(total_nll / total_tokens)
 
 
