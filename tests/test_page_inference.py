@@ -1,0 +1,142 @@
+"""AppTest of the Inference page: every section opens; Decoding, KV cache and Speculative decoding with
+their main widgets moved, bad prompts, and the URL state. (Quantization and Serving have their own files.)"""
+import re
+
+import pytest
+from conftest import ODD_TEXTS, ROOT, assert_ok, open_page
+
+PAGE = "pages/inference.py"
+
+
+def section(name: str, at=None):
+    at = at or open_page(PAGE)
+    at.segmented_control(key="section").set_value(name)
+    return at.run()
+
+
+def metric(at, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; have {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def messages(at) -> str:
+    return "\n".join(str(e.value) for kind in (at.info, at.warning, at.error, at.success) for e in kind)
+
+
+def test_defaults_open_on_decoding():
+    at = open_page(PAGE)
+    assert_ok(at, "Inference")
+    assert any("Decoding strategies" in h.value for h in at.header)
+    assert at.code[0].value.startswith("And God said, Let there be")  # the prompt and its continuation
+    assert at.segmented_control(key="dec_strategy").value == "greedy"
+    assert at.query_params["section"] == "Decoding"
+
+
+@pytest.mark.parametrize("strategy", ["temperature", "top-k", "top-p", "beam"])
+def test_every_strategy_with_its_knobs(strategy):
+    at = open_page(PAGE)
+    at.segmented_control(key="dec_strategy").set_value(strategy).run()
+    knobs = {"dec_temp": 0.7, "dec_top_k": 5, "dec_top_p": 0.6, "dec_beams": 4}
+    enabled = {"temperature": ["dec_temp"], "top-k": ["dec_temp", "dec_top_k"], "top-p": ["dec_temp", "dec_top_p"],
+               "beam": ["dec_beams"]}
+    for key in knobs:  # the knobs a strategy does not use are disabled
+        assert at.slider(key=key).disabled == (key not in enabled[strategy])
+    for key in enabled[strategy]:
+        at.slider(key=key).set_value(knobs[key])
+    at.slider(key="dec_penalty").set_value(1.3)
+    at.slider(key="dec_tokens").set_value(16)
+    at.run()
+    assert_ok(at, "Inference")
+    if strategy == "beam":
+        assert any("log p / length" in str(df.value.columns.tolist()) for df in at.dataframe)
+    else:
+        at.slider(key="dec_step").set_value(3).run()
+        assert_ok(at, "Inference")
+        candidates = at.dataframe[0].value  # the chosen step's candidates
+        assert candidates["chosen"].sum() == 1 and {"model p", "p after filters"} <= set(candidates.columns)
+    expected = {"dec_strategy": strategy, "dec_penalty": "1.3", "dec_tokens": "16",
+                **{key: str(knobs[key]) for key in enabled[strategy]}}
+    assert {k: at.query_params[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS, ids=["empty", "whitespace", "100kB", "non-ASCII"])
+def test_odd_prompts_are_handled(text):
+    at = open_page(PAGE)
+    at.text_area(key="dec_prompt").input(text).run()
+    assert_ok(at, "Inference")
+    if not text.strip():
+        assert "Type some prompt" in messages(at)
+    elif len(text) > 400:  # the box takes at most 400 characters: the long text is refused, as in a browser
+        assert at.text_area(key="dec_prompt").value == "And God said, Let there be"
+        at.text_area(key="dec_prompt").set_value(text).run()  # forced past the box: cut, with a message
+        assert_ok(at, "Inference")
+        assert "at most 400" in messages(at) and at.code[0].value.startswith(text[:400])
+        assert len(at.query_params["dec_prompt"]) == 400
+    else:
+        assert at.code[0].value.startswith(text)
+
+
+def test_url_state_is_read():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at.query_params.update({"section": "Speculative decoding", "spec_k": "99", "spec_tokens": "16",
+                            "dec_strategy": "top-p", "dec_top_p": "0.5"})
+    at.run()
+    at.switch_page(PAGE).run()
+    assert_ok(at, "Inference")
+    assert any("Speculative decoding" in h.value for h in at.header)
+    assert at.slider(key="spec_k").value == 8  # out of range in the URL: clamped
+    section("Decoding", at)
+    assert at.segmented_control(key="dec_strategy").value == "top-p" and at.slider(key="dec_top_p").value == 0.5
+
+
+def test_kv_cache_section():
+    at = section("KV cache")
+    assert_ok(at, "Inference")
+    assert metric(at, "same tokens") == "yes ✓"
+    assert float(metric(at, "speedup").rstrip("×")) > 1.0
+    at.selectbox(key="kv_model").set_value("Llama-2-7B")
+    at.segmented_control(key="kv_dtype").set_value("INT8")
+    at.number_input(key="kv_context").set_value(4096)
+    at.run()
+    assert_ok(at, "Inference")
+    text = "\n".join(m.value for m in at.markdown)
+    assert "256 KiB per token" in text and "1.00 GiB" in text  # 2·32·32·128·1 B; × 4096 tokens
+    measured, formula = re.findall(r"\*\*([\d,]+) bytes\*\*", text)
+    assert measured == formula  # the real cache tensors add up to 2·L·H_kv·D·4·T
+    at.slider(key="kv_tokens").set_value(64).run()
+    assert_ok(at, "Inference")
+    assert at.query_params["kv_tokens"] == "64" and at.query_params["kv_model"] == "Llama-2-7B"
+
+
+def test_speculative_section(monkeypatch):
+    from ui.inference import speculative
+
+    at = section("Speculative decoding")
+    assert_ok(at, "Inference")
+    assert metric(at, "identical to the target alone") == "yes ✓"
+    at.slider(key="spec_k").set_value(2)
+    at.slider(key="spec_tokens").set_value(24)
+    at.run()
+    assert_ok(at, "Inference")
+    assert metric(at, "identical to the target alone") == "yes ✓"
+    assert at.query_params["spec_k"] == "2"
+    for text in ODD_TEXTS[:2]:
+        at.text_area(key="spec_prompt").input(text).run()
+        assert_ok(at, "Inference")
+        assert "Type some prompt" in messages(at)
+    at.text_area(key="spec_prompt").input("And Moses said").run()
+    # The measurement, shrunk for the test: one k, few tokens (the page uses k = 1..6, 128 tokens).
+    monkeypatch.setattr(speculative, "SWEEP_K", (2,))
+    monkeypatch.setattr(speculative, "TIMING_TOKENS", 16)
+    at.button(key="spec_measure").click().run()
+    assert_ok(at, "Inference")
+    assert "Why not 2-3×?" in messages(at)
+
+
+@pytest.mark.parametrize("name", ["Quantization", "Serving"])
+def test_other_sections_open(name):
+    at = section(name)
+    assert_ok(at, "Inference")
