@@ -1,7 +1,8 @@
 """Speculative decoding: a small draft model guesses k tokens, the big target model checks them in one pass.
 
 Decoding one token is memory- and overhead-bound: a forward pass over k+1 tokens costs the target
-about as much as a pass over one (its weights are read once either way). So each round:
+about as much as a pass over one (its weights are read once either way), and a draft pass costs
+roughly (draft size / target size) of a target pass. So each round:
 
   1. the draft proposes d_1..d_k greedily (k cheap passes of the draft);
   2. the target runs ONE pass over [last token, d_1..d_k] and gives its own greedy token g_1..g_{k+1}
