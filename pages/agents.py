@@ -271,3 +271,5 @@ ui.papers(
     ("Ignore Previous Prompt (Perez & Ribeiro 2022)", "https://arxiv.org/abs/2211.09527"),
     ("BM25 and beyond (Robertson & Zaragoza 2009)", "https://doi.org/10.1561/1500000019"),
 )
+
+ui.quiz("Agents")

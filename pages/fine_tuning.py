@@ -221,3 +221,5 @@ if ui.require_model("tiny-lm"):
               ("Adapters (Houlsby et al. 2019)", "https://arxiv.org/abs/1902.00751"),
               ("Intrinsic dimensionality of fine-tuning (Aghajanyan et al. 2020)", "https://arxiv.org/abs/2012.13255"))
     ui.code_behind(ft.with_lora, ft.train_steps, ft.profile_allocations, ft.finetune)
+
+ui.quiz("Fine-tuning")

@@ -26,3 +26,5 @@ ui.bind_params(PARAMS)
 section = st.segmented_control("Section", list(SECTIONS), key="section", required=True)
 ui.sync_params(PARAMS)
 SECTIONS[section or "Decoding"]()
+
+ui.quiz("Inference")

@@ -315,3 +315,5 @@ ui.papers(
      "https://arxiv.org/abs/1807.03748"),
 )
 ui.sync_params(PARAMS)
+
+ui.quiz("Multimodal")

@@ -186,3 +186,5 @@ ui.papers(
     ("SentencePiece (Kudo & Richardson 2018)", "https://arxiv.org/abs/1808.06226"),
 )
 ui.sync_params(PARAMS)
+
+ui.quiz("Pretraining")

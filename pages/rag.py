@@ -254,3 +254,5 @@ ui.papers(
 )
 ui.code_behind(chunking.fixed_spans, chunking.pack_spans, rag.embed_texts, rag.build_index, rag.search,
                rag.retrieve, rag.build_prompt)
+
+ui.quiz("RAG & long context")

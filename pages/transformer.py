@@ -221,3 +221,5 @@ ui.papers(
     ("LLaMA (Touvron et al. 2023)", "https://arxiv.org/abs/2302.13971"),
 )
 ui.sync_params(PARAMS)
+
+ui.quiz("Transformer")

@@ -104,3 +104,17 @@ def text_input_checked(text: str, max_chars: int, what: str = "text") -> str | N
                    f"Only the first {max_chars:,} are used.")
         return text[:max_chars]
     return text
+
+
+def quiz(page: str) -> None:
+    """The page's closing questions: pick an answer, check it, read why."""
+    from core.content.quizzes import QUIZZES
+
+    st.subheader("Check yourself")
+    for i, q in enumerate(QUIZZES[page]):
+        choice = st.radio(q.question, q.options, index=None, key=f"quiz_{page}_{i}")
+        if choice is not None:
+            if q.options.index(choice) == q.answer:
+                st.success(f"Right. {q.why}")
+            else:
+                st.error(f"Not quite: the answer is “{q.options[q.answer]}”. {q.why}")
