@@ -4,12 +4,12 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from ui.inference import MAX_PROMPT_CHARS, checked_prompt
 from core import decoding
 from core.charts import inference as charts
 from core.state import Param
 
 PATH_STEPS = 32  # steps drawn in the overview chart (all of them are in the table)
-MAX_PROMPT_CHARS = 400  # ~100 tokens: prompt + 128 new tokens stay inside tiny-lm's 512 positions
 PARAMS = [
     Param("dec_prompt", "And God said, Let there be", max_len=MAX_PROMPT_CHARS),
     Param("dec_strategy", "greedy", choices=decoding.STRATEGIES),
@@ -168,12 +168,9 @@ def render() -> None:
     _widgets()
     if not ui.require_model("tiny-lm"):
         return
-    prompt = ui.text_input_checked(st.session_state.dec_prompt, MAX_PROMPT_CHARS, "prompt")
+    prompt = checked_prompt("dec_prompt")
     if prompt is None:
         return
-    if len(prompt) >= MAX_PROMPT_CHARS:
-        st.info(f"The prompt box holds at most {MAX_PROMPT_CHARS} characters (longer text is cut): about 100 "
-                "tokens, so that prompt and new tokens fit in the model's 512 positions.")
     s = st.session_state
     strategy = s.dec_strategy or "greedy"
     with ui.heavy("Decoding"):

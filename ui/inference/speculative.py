@@ -6,12 +6,12 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from ui.inference import MAX_PROMPT_CHARS, checked_prompt
 from core import speculative as spec
 from core.models import parameter_count
 from core.charts import inference as charts
 from core.state import Param
 
-MAX_PROMPT_CHARS = 400
 EOS = "<|endoftext|>"  # the verse separator, shown as ¶
 TIMING_TOKENS, TIMING_REPS, SWEEP_K = 96, 2, (1, 2, 3, 4, 5, 6)
 PARAMS = [
@@ -131,12 +131,9 @@ def render() -> None:
     ui.sync_params(PARAMS)
     if not (ui.require_model("tiny-lm") and ui.require_model("tiny-lm-draft")):
         return
-    prompt = ui.text_input_checked(st.session_state.spec_prompt, MAX_PROMPT_CHARS, "prompt")
+    prompt = checked_prompt("spec_prompt")
     if prompt is None:
         return
-    if len(prompt) >= MAX_PROMPT_CHARS:
-        st.info(f"The prompt box holds at most {MAX_PROMPT_CHARS} characters (longer text is cut): about 100 "
-                "tokens, so that prompt and new tokens fit in the model's 512 positions.")
     k, new_tokens = int(st.session_state.spec_k), int(st.session_state.spec_tokens)
     with ui.heavy("Speculative decoding"):
         result, reference = _speculate(prompt, k, new_tokens)
