@@ -1,6 +1,6 @@
-"""KV cache on vs off: greedy generation of 256 tokens with tiny-lm, timed alternately (core.kv_cache)."""
+"""KV cache on vs off: greedy generation of 256 tokens with tiny-lm, timed alternately (core.inference.kv_cache)."""
 from bench.common import Figure
-from core.kv_cache import timing_curve
+from core.inference.kv_cache import timing_curve
 from core.models import load_causal_lm
 
 PROMPT = "And the LORD said"

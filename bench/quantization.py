@@ -1,10 +1,10 @@
-"""Dynamic INT8 and 4-bit (NF4, bitsandbytes) vs FP32 on tiny-lm: latency, perplexity, size (core.quantization).
+"""Dynamic INT8 and 4-bit (NF4, bitsandbytes) vs FP32 on tiny-lm: latency, perplexity, size (core.inference.quantization).
 
 Latency alternates the variants within each round (compare_variants rotates their order);
 perplexity is measured on the same held-out tokens for every variant.
 """
 from bench.common import Figure
-from core.quantization import compare_variants, summary_ratios
+from core.inference.quantization import compare_variants, summary_ratios
 
 
 def run(quick: bool = False) -> list[Figure]:

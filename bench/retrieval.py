@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import Figure, alternate, median
-from core import rag
-from core.data import load_verses
+from core.pretraining.data import load_verses
+from core.rag import retrieval as rag
 
 HNSW = dict(hnsw_m=32, ef_construction=80, ef_search=32)
 

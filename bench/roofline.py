@@ -7,7 +7,7 @@ tokens/s for N FP32 parameters (core.batching.roofline_tokens_per_s).
 import torch
 
 from bench.common import Figure, alternate, median
-from core import batching
+from core.inference import batching
 from core.models import SPECS, load_causal_lm, model_path, parameter_count
 
 

@@ -1,12 +1,12 @@
 """Continuous vs static batching and paged vs contiguous KV memory, on the same simulated bursty trace.
 
-The simulator (core.serving) is deterministic, so the repetitions are different seeds of the
+The simulator (core.inference.serving) is deterministic, so the repetitions are different seeds of the
 trace; each figure is the median over seeds.
 """
 from dataclasses import asdict, replace
 
 from bench.common import Figure, median
-from core.serving import ServeConfig, TraceConfig, compare
+from core.inference.serving import ServeConfig, TraceConfig, compare
 
 
 def figures(trace: TraceConfig, server: ServeConfig, seeds: tuple[int, ...]) -> list[Figure]:

@@ -1,8 +1,8 @@
 """Speculative decoding: tiny-lm-draft proposes, tiny-lm verifies; greedy, timed alternately with the
-target alone (core.speculative). Both outputs must be identical: the bench fails otherwise."""
+target alone (core.inference.speculative). Both outputs must be identical: the bench fails otherwise."""
 from bench.common import Figure
+from core.inference.speculative import speculative_generate, speculative_speedup, target_greedy
 from core.models import load_causal_lm
-from core.speculative import speculative_generate, speculative_speedup, target_greedy
 
 PROMPT = "And the LORD spake unto Moses, saying,"
 K = 4
@@ -28,7 +28,7 @@ def run(quick: bool = False) -> list[Figure]:
                note="" if s.speedup >= 1.5 else
                f"acceptance {s.acceptance:.0%} and a draft pass costing {s.cost_ratio:.0%} of a target pass (both "
                f"overhead-bound on CPU) predict {s.predicted_speedup:.2f}x at best (Leviathan et al. 2023); our own "
-               f"loop (core.speculative) reaches {s.loop_speedup:.2f}x, transformers' assisted generation adds "
+               f"loop (core.inference.speculative) reaches {s.loop_speedup:.2f}x, transformers' assisted generation adds "
                "per-round overhead",
                details=details),
         Figure("speculative_acceptance", s.acceptance, "fraction", 1,

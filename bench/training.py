@@ -1,6 +1,6 @@
 """BF16 autocast vs FP32 training throughput of the tiny LM, on the same batches, timed alternately.
 
-Implemented here (core.training has no mixed-precision switch): two deep copies of tiny-lm, each
+Implemented here (core.pretraining.training has no mixed-precision switch): two deep copies of tiny-lm, each
 with its own AdamW; one runs its forward pass under torch.autocast("cpu", dtype=torch.bfloat16).
 On a CPU without native BF16 matrix units (AMX / AVX512-BF16), BF16 is emulated and often slower:
 the ratio reports what this machine does, not what a GPU would.
@@ -12,7 +12,7 @@ import torch
 
 from bench.common import Figure, alternate, median
 from core.models import load_causal_lm
-from core.training import random_windows
+from core.pretraining.training import random_windows
 
 
 def train_steps(model, optimizer, batches: list[torch.Tensor], bf16: bool) -> float:
@@ -38,7 +38,7 @@ def bf16_flags() -> list[str]:
 
 
 def run(quick: bool = False) -> list[Figure]:
-    from core.quantization import encode_corpus
+    from core.inference.quantization import encode_corpus
 
     base, _ = load_causal_lm("tiny-lm")
     steps, reps, batch_size, seq_len = (2, 3, 8, 128) if quick else (4, 5, 16, 128)

@@ -11,7 +11,7 @@ Rule (STYLE.md): callers never mutate a loaded model; they copy it first.
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.data import ASSETS
+from core.pretraining.data import ASSETS
 
 MODELS_DIR = ASSETS / "models"
 
@@ -100,7 +100,7 @@ def load_sentence_embedder(key: str = "minilm"):
 
 
 def load_clip(key: str = "tiny-clip"):
-    """(model, tokenizer) of the tiny CLIP; images are prepared by core.multimodal."""
+    """(model, tokenizer) of the tiny CLIP; images are prepared by core.multimodal.clip."""
     import torch
     from transformers import AutoTokenizer, CLIPModel
 

@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import agents, tools
+from core.agents import injection, loop, policies, tools
+from core.agents.trace import Step, Trace
 from core.charts import agents as charts
 from core.state import Param
 
 CUSTOM = "custom"
-TASK_KEYS = (*agents.EXAMPLE_TASKS, CUSTOM)
+TASK_KEYS = (*loop.EXAMPLE_TASKS, CUSTOM)
 POLICY_LABELS = {
     "scripted": "Scripted policy: rules, not a model",
     "gullible": "Gullible script: obeys instructions it reads (unsafe, for the demo)",
@@ -43,21 +44,21 @@ def _search_tool() -> tools.SearchTool:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _run(question: str, policy: str, max_steps: int, timeout_s: float, max_output_chars: int) -> agents.Trace:
+def _run(question: str, policy: str, max_steps: int, timeout_s: float, max_output_chars: int) -> Trace:
     limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
-    return agents.run_agent(question, policy, max_steps, limits, _search_tool())
+    return loop.run_agent(question, policy, max_steps, limits, _search_tool())
 
 
 @st.cache_data(show_spinner=False)
-def _example() -> agents.Trace:
+def _example() -> Trace:
     """The one-shot demonstration inside the prompt: a real run of the script, not hand-written."""
-    return agents.run_agent(agents.EXAMPLE_QUESTION, "scripted", 6, search_tool=_search_tool())
+    return loop.run_agent(loop.EXAMPLE_QUESTION, "scripted", 6, search_tool=_search_tool())
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _lm_propose(prompt: str) -> agents.LMProposal:
+def _lm_propose(prompt: str) -> policies.LMProposal:
     model, tokenizer = ui.causal_lm("tiny-lm")
-    return agents.lm_propose(model, tokenizer, prompt)
+    return policies.lm_propose(model, tokenizer, prompt)
 
 
 @st.cache_data(show_spinner=False)
@@ -65,7 +66,7 @@ def _hostile_table() -> pd.DataFrame:
     rows = []
     for tool, text, goal in HOSTILE_INPUTS:
         result = tools.run_tool(tool, text, _search_tool())
-        flagged = bool(agents.find_injection(result.text, observation=True))
+        flagged = bool(injection.find_injection(result.text, observation=True))
         shown = text if len(text) <= 60 else f"{text[:40]}… ({len(text):,} characters)"
         rows.append({"action": f"{tool}[{shown}]",
                      "result": "refused" if not result.ok else "flagged as injection" if flagged else "ran",
@@ -80,7 +81,7 @@ def _md(text: str) -> str:
 
 
 # ---- drawing a trace, step by step -------------------------------------------------------------------
-def draw_step(step: agents.Step, question: str, earlier: tuple, example: agents.Trace, top_k: int) -> None:
+def draw_step(step: Step, question: str, earlier: tuple, example: Trace, top_k: int) -> None:
     with st.container(border=True):
         st.markdown(f"**Step {step.index}** · written by {WRITTEN_BY.get(step.by, step.by)}")
         st.markdown(f"💭 **Thought {step.index}:** {_md(step.thought)}")
@@ -100,10 +101,10 @@ def draw_step(step: agents.Step, question: str, earlier: tuple, example: agents.
             with st.expander("BM25 score of every top entry"):
                 st.altair_chart(charts.bm25_chart(step.scores, top_k, step.tool_input))
         with st.expander(f"The prompt a real LLM would receive before writing step {step.index}"):
-            st.code(agents.react_prompt(question, earlier, example), language=None, wrap_lines=True)
+            st.code(loop.react_prompt(question, earlier, example), language=None, wrap_lines=True)
 
 
-def draw_outcome(trace: agents.Trace) -> None:
+def draw_outcome(trace: Trace) -> None:
     errors = sum(not s.ok for s in trace.steps)
     calls = sum(s.tool in ("search", "calculator") for s in trace.steps)
     c1, c2, c3, c4 = st.columns(4)
@@ -118,7 +119,7 @@ def draw_outcome(trace: agents.Trace) -> None:
                    "confused agent from looping (and spending) forever: raise it to let this one finish.")
 
 
-def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example: agents.Trace) -> None:
+def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example: Trace) -> None:
     state = st.session_state.get("agent_you")
     if state is None or state["question"] != question or st.session_state.pop("agent_you_reset", False):
         for key in [k for k in st.session_state if str(k).startswith(("you_thought_", "you_action_"))]:
@@ -137,13 +138,13 @@ def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example
         st.warning(f"Step limit reached ({max_steps}). Raise it above, or start over.")
     else:
         n = len(steps) + 1
-        hint = agents.scripted_policy(question, steps)
+        hint = policies.scripted_policy(question, steps)
         with st.expander(f"The prompt a real LLM would receive now, before step {n}"):
-            st.code(agents.react_prompt(question, steps, example), language=None, wrap_lines=True)
+            st.code(loop.react_prompt(question, steps, example), language=None, wrap_lines=True)
         thought = st.text_input(f"Thought {n}", value=hint.thought, key=f"you_thought_{n}")
         action = st.text_input(f"Action {n}: tool[input]", value=hint.action, key=f"you_action_{n}")
         if st.button(f"Run step {n}", key="you_run", type="primary"):
-            state["steps"] = steps + (agents.take_step(n, thought, action, _search_tool(), limits, by="you"),)
+            state["steps"] = steps + (loop.take_step(n, thought, action, _search_tool(), limits, by="you"),)
             st.rerun()
     if steps and st.button("Start over", key="you_reset"):
         st.session_state["agent_you_reset"] = True
@@ -167,7 +168,7 @@ st.info(
 ui.bind_params(PARAMS)
 c_task, c_steps = st.columns([3, 1])
 task = c_task.selectbox("Task", TASK_KEYS, key="task", format_func=lambda k: "✏️ Your own question" if k == CUSTOM
-                        else agents.EXAMPLE_TASKS[k].question[:90])
+                        else loop.EXAMPLE_TASKS[k].question[:90])
 max_steps = c_steps.slider("Step limit", 1, 10, key="steps")
 policy = st.radio("Who writes the Thoughts and Actions?", tuple(POLICY_LABELS), key="policy", horizontal=True,
                   format_func=POLICY_LABELS.get)
@@ -186,13 +187,13 @@ limits = tools.ToolLimits(timeout_s=timeout_ms / 1000, max_output_chars=max_outp
 if task == CUSTOM:
     raw = st.text_area("Your question", key="agent_question", height=80,
                        placeholder="e.g. How many layers does LLaMA-65B have? · What is 2 ** 0.5? · Who proposed BPE?")
-    question = ui.text_input_checked(raw, agents.MAX_QUESTION_CHARS, "question")
+    question = ui.text_input_checked(raw, loop.MAX_QUESTION_CHARS, "question")
     if question is not None and not question.isascii():
         st.info("Non-ASCII question: the search tool handles any script, but the knowledge base is English "
                 "and the script's rules only know English question patterns, so expect 'not found'.")
 else:
-    question = agents.EXAMPLE_TASKS[task].question
-    st.markdown(f"**Question:** {_md(question)}  \n*What it shows:* {agents.EXAMPLE_TASKS[task].teaches}")
+    question = loop.EXAMPLE_TASKS[task].question
+    st.markdown(f"**Question:** {_md(question)}  \n*What it shows:* {loop.EXAMPLE_TASKS[task].teaches}")
 example = _example()
 
 st.header("The loop, step by step")
@@ -210,7 +211,7 @@ elif question is not None:
         st.caption("The gullible script differs from the safe one in a single rule: it runs any `Action:` line "
                    "it finds inside an Observation, as a model that confuses data with instructions would. Try "
                    "the Nimbus-9 task: the injected command reaches the calculator, which refuses it.")
-ui.code_behind(agents.run_agent, agents.take_step, agents.scripted_policy, agents.react_prompt)
+ui.code_behind(loop.run_agent, loop.take_step, policies.scripted_policy, loop.react_prompt)
 
 st.header("Could the tiny LM be the policy?")
 st.markdown(
@@ -219,7 +220,7 @@ st.markdown(
     "tiny Llama and see what it writes, and whether the runtime could run it.")
 if question is not None and ui.require_model("tiny-lm") and st.button("Ask the tiny LM for step 1", key="ask_lm"):
     with ui.heavy("Running the tiny LM"):
-        proposal = _lm_propose(agents.react_prompt(question))
+        proposal = _lm_propose(loop.react_prompt(question))
     st.caption(f"The model read {proposal.prompt_tokens} prompt tokens"
                + (f" (the first {proposal.cut_tokens} were cut to fit its context)." if proposal.cut_tokens else "."))
     st.code(f"Thought 1:{proposal.text}", language=None, wrap_lines=True)

@@ -4,8 +4,8 @@ import streamlit as st
 from transformers import LlamaConfig
 
 import ui
-from core import finetune as ft
 from core.charts import fine_tuning as charts
+from core.finetuning import finetune as ft
 from core.state import Param
 
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)

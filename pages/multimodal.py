@@ -7,9 +7,11 @@ import streamlit as st
 
 import ui
 from core import models
-from core import multimodal as mm
 from core.charts import multimodal as charts
-from core.shapes import COLOURS, HELDOUT_SEED, POSITIONS, SHAPES, Spec, caption, draw_picture, random_spec
+from core.multimodal import clip as tiny_clip
+from core.multimodal import llava, uploads
+from core.multimodal import patches as vit
+from core.multimodal.shapes import COLOURS, HELDOUT_SEED, POSITIONS, SHAPES, Spec, caption, draw_picture, random_spec
 from core.state import Param
 
 DEMO_SIZE = 96  # the patch demo draws the picture at 96×96: many divisors to choose P from
@@ -29,47 +31,47 @@ PARAMS = [
     Param("colour", "red", choices=tuple(COLOURS)),
     Param("position", "left", choices=tuple(POSITIONS)),
     Param("seed", 1, 0, 999_999),
-    Param("labels", mm.LABEL_SETS[0], choices=mm.LABEL_SETS),
+    Param("labels", tiny_clip.LABEL_SETS[0], choices=tiny_clip.LABEL_SETS),
     Param("patch", 16, choices=PATCH_SIZES),
 ]
 
 
 # ---- cached computations (parameters in, plain results out) --------------------------------
 @st.cache_resource(show_spinner=False)
-def _prep() -> mm.ImagePrep:
-    return mm.ImagePrep.load(models.model_path("tiny-clip"))
+def _prep() -> tiny_clip.ImagePrep:
+    return tiny_clip.ImagePrep.load(models.model_path("tiny-clip"))
 
 
 @st.cache_resource(show_spinner=False)
 def _untrained():
     model, tokenizer = ui.clip()
-    return mm.untrained_clip(model.config, seed=0), tokenizer
+    return tiny_clip.untrained_clip(model.config, seed=0), tokenizer
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def _similarity(n: int, seed: int, trained: bool) -> mm.SimilarityResult:
+def _similarity(n: int, seed: int, trained: bool) -> tiny_clip.SimilarityResult:
     model, tokenizer = ui.clip() if trained else _untrained()
-    return mm.similarity_batch(model, tokenizer, _prep(), n=n, seed=seed)
+    return tiny_clip.similarity_batch(model, tokenizer, _prep(), n=n, seed=seed)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _zero_shot_generated(shape: str, colour: str, position: str, seed: int, labels: str) -> mm.ZeroShotResult:
+def _zero_shot_generated(shape: str, colour: str, position: str, seed: int, labels: str) -> tiny_clip.ZeroShotResult:
     model, tokenizer = ui.clip()
     picture = draw_picture(Spec(shape, colour, position, HELDOUT_SEED + seed), _prep().image_size)
-    return mm.zero_shot(model, tokenizer, _prep(), picture, labels)
+    return tiny_clip.zero_shot(model, tokenizer, _prep(), picture, labels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _zero_shot_upload(data: bytes, labels: str) -> mm.ZeroShotResult:
+def _zero_shot_upload(data: bytes, labels: str) -> tiny_clip.ZeroShotResult:
     model, tokenizer = ui.clip()
-    return mm.zero_shot(model, tokenizer, _prep(), mm.load_upload(data), labels)
+    return tiny_clip.zero_shot(model, tokenizer, _prep(), uploads.load_upload(data), labels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _llava(picture: np.ndarray, text: str) -> mm.LlavaTrace:
+def _llava(picture: np.ndarray, text: str) -> llava.LlavaTrace:
     clip_model, _ = ui.clip()
     lm, lm_tokenizer = ui.causal_lm("tiny-lm")
-    return mm.llava_plumbing(clip_model, mm.preprocess(picture, _prep()), lm, lm_tokenizer, text)
+    return llava.llava_plumbing(clip_model, tiny_clip.preprocess(picture, _prep()), lm, lm_tokenizer, text)
 
 
 def upscale(picture: np.ndarray, size: int) -> np.ndarray:
@@ -106,14 +108,14 @@ def similarity_section() -> None:
     st.caption("Measured live on this server's CPU. The captions all differ in shape, colour or position, so the "
                "diagonal is the only correct pairing; the temperature t is learned (CLIP starts at exp(t) = 1/0.07 "
                "≈ 14.3 and caps it at 100).")
-    ui.code_behind(mm.similarity_batch, mm.info_nce, mm.tokenize)
+    ui.code_behind(tiny_clip.similarity_batch, tiny_clip.info_nce, tiny_clip.tokenize)
 
 
 def _bump_batch_seed() -> None:
     st.session_state["batch_seed"] = (st.session_state["batch_seed"] + 1) % 1_000_000
 
 
-def _view(res: mm.SimilarityResult, view: str) -> tuple[np.ndarray, tuple | None]:
+def _view(res: tiny_clip.SimilarityResult, view: str) -> tuple[np.ndarray, tuple | None]:
     if view == "logits":
         return res.logit_scale * res.cosine, None
     if view == "softmax":
@@ -151,11 +153,11 @@ def picture_ui() -> tuple[np.ndarray | None, np.ndarray | None, bytes | None, di
         return None, None, None, None
     data = uploaded.getvalue()
     try:
-        image = mm.load_upload(data)
+        image = uploads.load_upload(data)
     except ValueError as err:
         st.error(f"{uploaded.name}: {err}")
         return None, None, None, None
-    return mm.to_model_picture(image, DEMO_SIZE), mm.to_model_picture(image, size), data, None
+    return uploads.to_model_picture(image, DEMO_SIZE), uploads.to_model_picture(image, size), data, None
 
 
 def zero_shot_section(picture: np.ndarray, small: np.ndarray, data: bytes | None, truth: dict | None) -> None:
@@ -164,8 +166,8 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, data: bytes | None
         "No classifier was ever trained. Write one prompt per label (*a photo of a red circle*, ...), embed "
         "them with the text tower, and pick the prompt most similar to the picture: the label set is chosen "
         "at test time, which is why CLIP calls it *zero-shot*.")
-    labels = st.radio("Labels", mm.LABEL_SETS, key="labels", horizontal=True,
-                      format_func=lambda s: f"{s} ({len(mm.label_set(s))} prompts)")
+    labels = st.radio("Labels", tiny_clip.LABEL_SETS, key="labels", horizontal=True,
+                      format_func=lambda s: f"{s} ({len(tiny_clip.label_set(s))} prompts)")
     with ui.heavy("Classifying"):
         if data is None:
             s = st.session_state
@@ -177,7 +179,7 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, data: bytes | None
     c1.image(upscale(picture, 192), caption="the picture", width="stretch")
     c2.image(upscale(small, 192), caption=f"what the model sees: {prep.image_size}×{prep.image_size}", width="stretch")
     names = [" ".join(x for x in lab if x) for lab in res.labels]
-    right = " ".join([truth["colour"], truth["shape"]] + ([truth["position"]] if labels == mm.LABEL_SETS[1] else [])) \
+    right = " ".join([truth["colour"], truth["shape"]] + ([truth["position"]] if labels == tiny_clip.LABEL_SETS[1] else [])) \
         if truth else None
     best = int(np.argmax(res.probs))
     c3.altair_chart(charts.probability_bars(names, res.probs, "top 10 prompts", highlight=right))
@@ -189,7 +191,7 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, data: bytes | None
                   "square with white, shrunk to 32×32; anything but a flat shape on white is out of distribution "
                   "and the probabilities then mean little. ")
                + f"Accuracy of the bundled model on held-out pictures: {_accuracy_line()}")
-    ui.code_behind(mm.zero_shot, mm.preprocess, mm.to_model_picture, mm.load_upload)
+    ui.code_behind(tiny_clip.zero_shot, tiny_clip.preprocess, uploads.to_model_picture, uploads.load_upload)
 
 
 @st.cache_data(show_spinner=False)
@@ -215,14 +217,14 @@ def patches_section(picture: np.ndarray, small: np.ndarray) -> None:
     P = st.select_slider("Patch size P (pixels)", PATCH_SIZES, key="patch")
     H = W = picture.shape[0]
     N = (H // P) * (W // P)
-    patches = mm.patchify(picture, P)  # (N, P, P, 3)
+    patches = vit.patchify(picture, P)  # (N, P, P, 3)
     c1, c2 = st.columns(2)
-    c1.image(mm.grid_picture(picture, P, scale=3), caption=f"{H}×{W} picture, {H // P}×{W // P} grid of patches",
+    c1.image(vit.grid_picture(picture, P, scale=3), caption=f"{H}×{W} picture, {H // P}×{W // P} grid of patches",
              width=288)
     c2.altair_chart(charts.token_count_chart(H, list(PATCH_SIZES), P))
     per_row = min(N, 36)  # a strip about 680 pixels wide, each patch as large as fits
     scale = max(1, int((680 / per_row - 2) // P))
-    st.image(mm.patch_sequence(patches, per_row, scale=scale),
+    st.image(vit.patch_sequence(patches, per_row, scale=scale),
              caption=f"the same picture as a sequence of {N} tokens, read left to right, top to bottom")
     st.latex(rf"N = \frac{{H}}{{P}}\cdot\frac{{W}}{{P}} = \frac{{{H}}}{{{P}}}\cdot\frac{{{W}}}{{{P}}} = {N}"
              rf"\ \text{{tokens}}, \quad \text{{each }} P^2\cdot 3 = {P * P * 3}\ \text{{numbers}}")
@@ -233,7 +235,7 @@ def patches_section(picture: np.ndarray, small: np.ndarray) -> None:
                 "224 pixels (ViT-B/16: 14×14 = 196 tokens) and why high-resolution models tile their input.")
     model, _ = ui.clip()
     vcfg = model.config.vision_config
-    as_conv, as_linear = mm.patch_embeddings(model, mm.preprocess(small, _prep()))
+    as_conv, as_linear = vit.patch_embeddings(model, tiny_clip.preprocess(small, _prep()))
     diff = (as_conv - as_linear).abs().max().item()
     n_model = (vcfg.image_size // vcfg.patch_size) ** 2
     st.markdown(
@@ -243,8 +245,8 @@ def patches_section(picture: np.ndarray, small: np.ndarray) -> None:
         f"matrix E: flattening each patch of this picture and multiplying by the conv weights gives "
         f"{tuple(as_linear.shape)} token vectors equal to the conv output up to **{diff:.1e}** (float32 rounding).")
     st.caption("Reassembling the patches gives back the picture exactly: "
-               f"{'✅' if np.array_equal(mm.unpatchify(patches, H, W), picture) else '❌'} (checked just now).")
-    ui.code_behind(mm.patchify, mm.unpatchify, mm.patch_embeddings)
+               f"{'✅' if np.array_equal(vit.unpatchify(patches, H, W), picture) else '❌'} (checked just now).")
+    ui.code_behind(vit.patchify, vit.unpatchify, vit.patch_embeddings)
 
 
 def llava_section(small: np.ndarray) -> None:
@@ -273,7 +275,7 @@ def llava_section(small: np.ndarray) -> None:
                f"text tokens of *{text}* in one sequence. The projector here has {trace.projector_params:,} weights "
                "and is **untrained** (random, seeded): this shows the plumbing and the shapes, not a trained "
                "LLaVA; our tiny Llama only knows the King James Bible.")
-    ui.code_behind(mm.llava_plumbing)
+    ui.code_behind(llava.llava_plumbing)
 
 
 # ---- the page ------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import tokenization as tok
 from core.charts import pretraining as charts
-from core.data import corpus_text
+from core.pretraining import tokenization as tok
+from core.pretraining.data import corpus_text
 from core.state import Param
 
 DEFAULT_TEXT = ("In the beginning God created the heaven and the earth. "

@@ -7,8 +7,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import chunking, models, rag
+from core import models
 from core.charts import rag as charts
+from core.rag import chunking
+from core.rag import retrieval as rag
 from core.state import Param
 
 DEFAULT_QUESTION = "What does the KV cache store?"

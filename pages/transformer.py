@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import attention, next_token
 from core.charts import transformer as charts
 from core.charts.pretraining import token_chips_html
 from core.state import Param
+from core.transformer import attention, next_token
 
 DEFAULT_SENTENCE = "The cat sat on the mat because it was tired."
 DEFAULT_PROMPT = "And the LORD said unto"

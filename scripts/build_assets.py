@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from core.compute import set_threads  # noqa: E402
-from core.data import corpus_text  # noqa: E402
 from core.models import MODELS_DIR  # noqa: E402
-from core.tokenization import to_transformers, train_bpe  # noqa: E402
-from core.training import TrainConfig, perplexity, train_causal_lm, unigram_perplexity  # noqa: E402
+from core.pretraining.data import corpus_text
+from core.pretraining.tokenization import to_transformers, train_bpe
+from core.pretraining.training import TrainConfig, perplexity, train_causal_lm, unigram_perplexity
 
 VOCAB_SIZE = 4096
 TOKENIZER_DIR = MODELS_DIR / "tokenizer"
@@ -111,7 +111,7 @@ def build_lms() -> None:
 
 
 def build_clip() -> None:
-    from core.multimodal import build_tiny_clip
+    from core.multimodal.clip_training import build_tiny_clip
 
     report = build_tiny_clip(MODELS_DIR / "tiny-clip", TOKENIZER_DIR, log=log)
     (MODELS_DIR / "clip_report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -6,12 +6,13 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ODD_TEXTS, ROOT
-from core.agents import (EXAMPLE_QUESTION, EXAMPLE_TASKS, INJECTION_WARNING, MAX_QUESTION_CHARS, Decision, Step,
-                         find_injection, lm_propose, parse_action, react_prompt, run_agent, scripted_policy,
-                         take_step)
-from core.tools import SearchTool, ToolError
+
+from core.agents.injection import INJECTION_WARNING, find_injection
+from core.agents.loop import EXAMPLE_QUESTION, EXAMPLE_TASKS, MAX_QUESTION_CHARS, react_prompt, run_agent, take_step
+from core.agents.policies import lm_propose, scripted_policy
+from core.agents.tools import SearchTool, ToolError
+from core.agents.trace import Decision, Step, parse_action
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +196,7 @@ def test_react_prompt_is_built_from_the_trace(tool):
 
 
 def test_core_agents_does_not_import_streamlit():
-    code = "import sys, core.agents, core.tools; assert 'streamlit' not in sys.modules"
+    code = "import sys, core.agents, core.agents.tools; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 

@@ -1,4 +1,4 @@
-"""core.attention and core.charts.transformer: hand-worked cases, PyTorch as the independent
+"""core.transformer.attention and core.charts.transformer: hand-worked cases, PyTorch as the independent
 reference, and the real encoder's own attention maps."""
 import math
 import subprocess
@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from core import attention
 from core.charts import transformer as charts
+from core.transformer import attention
 
 SENTENCE = "The cat sat on the mat because it was tired."
 
 
 def test_core_modules_do_not_import_streamlit():
-    code = ("import sys, core.attention, core.next_token, core.tokenization, core.charts.transformer, "
+    code = ("import sys, core.transformer.attention, core.transformer.next_token, core.pretraining.tokenization, core.charts.transformer, "
             "core.charts.pretraining; print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

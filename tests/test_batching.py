@@ -3,7 +3,7 @@ generate, the throughput record, the cost fit and the roofline formula."""
 import pytest
 import torch
 
-from core import batching
+from core.inference import batching
 from core.models import load_causal_lm
 
 

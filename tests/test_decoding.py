@@ -1,14 +1,13 @@
-"""core.decoding: hand-worked filters, the same filters as transformers' logits processors, and generation
+"""core.inference.decoding: hand-worked filters, the same filters as transformers' logits processors, and generation
 token for token equal to `model.generate` (greedy, seeded sampling, beam search) on the real tiny LM."""
 import math
 
 import pytest
 import torch
-from transformers import (RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper,
-                          TopPLogitsWarper)
+from transformers import RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from core import decoding
-from core.decoding import DecodeConfig
+from core.inference import decoding
+from core.inference.decoding import DecodeConfig
 
 INF = float("-inf")
 PROMPTS = ["And God said", "In the beginning God created the heaven"]

@@ -1,12 +1,12 @@
-"""core.finetune: LoRA against hand formulas and against the base model, full FT vs LoRA on the real tiny LM."""
+"""core.finetuning.finetune: LoRA against hand formulas and against the base model, full FT vs LoRA on the real tiny LM."""
 import copy
 
 import numpy as np
 import pytest
 import torch
 
-from core import finetune as ft
 from core.charts import fine_tuning as charts
+from core.finetuning import finetune as ft
 from core.models import MODELS_DIR
 
 
@@ -213,7 +213,7 @@ def test_core_does_not_import_streamlit():
     import subprocess
     import sys
 
-    code = "import sys, core.finetune, core.charts.fine_tuning; print('streamlit' in sys.modules)"
+    code = "import sys, core.finetuning.finetune, core.charts.fine_tuning; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(MODELS_DIR.parent.parent))
     assert out.stdout.strip() == "False"

@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from core import data, models
+from core import models
+from core.pretraining import data
 from core.state import Param
 from tests.conftest import ROOT
 

@@ -1,10 +1,10 @@
-"""core.kv_cache: the memory formula against published per-token figures and against the tiny LM's real
+"""core.inference.kv_cache: the memory formula against published per-token figures and against the tiny LM's real
 cache tensors; cached and uncached greedy decoding give the same tokens, and the uncached path really
 recomputes the whole prefix (counted by a hook, not by the code under test)."""
 import pytest
 import torch
 
-from core import kv_cache as kv
+from core.inference import kv_cache as kv
 
 KIB, GIB = 2**10, 2**30
 PROMPT = "And the LORD said unto Moses,"

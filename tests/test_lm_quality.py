@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from core import models
-from core.data import corpus_text
-from core.training import perplexity, unigram_perplexity
+from core.pretraining.data import corpus_text
+from core.pretraining.training import perplexity, unigram_perplexity
 
 MAX_TOKENS = 20_000  # a bounded slice of the 51k held-out tokens keeps this test to a few seconds
 

@@ -1,4 +1,4 @@
-"""Tiny CLIP, synthetic pictures, preprocessing, patches, zero-shot: core.multimodal and core.shapes."""
+"""Tiny CLIP, synthetic pictures, preprocessing, patches, zero-shot: core.multimodal and core.multimodal.shapes."""
 import io
 import json
 from dataclasses import replace
@@ -8,10 +8,24 @@ import pytest
 import torch
 from PIL import Image
 
-from core import multimodal as mm
 from core.charts import multimodal as charts
-from core.shapes import (COLOURS, HELDOUT_SEED, POSITIONS, SHAPES, Spec, caption, distinct_specs, draw_picture,
-                         draw_pictures, jitter, prompt, random_spec)
+from core.multimodal import clip as tiny_clip
+from core.multimodal import clip_training, llava, uploads
+from core.multimodal import patches as vit
+from core.multimodal.shapes import (
+    COLOURS,
+    HELDOUT_SEED,
+    POSITIONS,
+    SHAPES,
+    Spec,
+    caption,
+    distinct_specs,
+    draw_picture,
+    draw_pictures,
+    jitter,
+    prompt,
+    random_spec,
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +33,7 @@ def clip():
     from core.models import load_clip, model_path
 
     model, tokenizer = load_clip()
-    return model, tokenizer, mm.ImagePrep.load(model_path("tiny-clip"))
+    return model, tokenizer, tiny_clip.ImagePrep.load(model_path("tiny-clip"))
 
 
 def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -74,19 +88,19 @@ def test_captions_and_prompts():
 
 # ---- preprocessing -------------------------------------------------------------------------
 def test_preprocess_shapes_and_normalization():
-    prep = mm.ImagePrep(32, (0.9, 0.8, 0.7), (0.1, 0.2, 0.3))
+    prep = tiny_clip.ImagePrep(32, (0.9, 0.8, 0.7), (0.1, 0.2, 0.3))
     white = np.full((32, 32, 3), 255, dtype=np.uint8)
-    x = mm.preprocess(white, prep)
+    x = tiny_clip.preprocess(white, prep)
     assert x.shape == (1, 3, 32, 32) and x.dtype == torch.float32
     for c in range(3):  # (1 - mean) / std, by hand
         assert torch.allclose(x[0, c], torch.full((32, 32), (1 - prep.mean[c]) / prep.std[c]))
     batch = draw_pictures([random_spec(s) for s in range(5)])
-    assert mm.preprocess(batch, prep).shape == (5, 3, 32, 32)
+    assert tiny_clip.preprocess(batch, prep).shape == (5, 3, 32, 32)
     # PIL images of any size and mode: wide, RGBA, grey -> resized to 32×32
     images = [Image.new("RGB", (100, 40), "red"), Image.new("RGBA", (64, 64), (0, 0, 255, 128)), Image.new("L", (8, 8))]
-    assert mm.preprocess(images, prep).shape == (3, 3, 32, 32)
+    assert tiny_clip.preprocess(images, prep).shape == (3, 3, 32, 32)
     # a wide picture is padded with white, not cropped: the top row is white, the middle red
-    square = mm.to_model_picture(Image.new("RGB", (100, 40), (255, 0, 0)), 32)
+    square = uploads.to_model_picture(Image.new("RGB", (100, 40), (255, 0, 0)), 32)
     assert tuple(square[0, 16]) == (255, 255, 255) and tuple(square[16, 16]) == (255, 0, 0)
 
 
@@ -100,7 +114,7 @@ def test_preprocess_matches_clip_image_processor(clip):
     processor = CLIPImageProcessorPil.from_pretrained(model_path("tiny-clip"))
     for size in (32, 64):
         picture = draw_picture(random_spec(HELDOUT_SEED + size), size)
-        ours = mm.preprocess([Image.fromarray(picture)], prep)
+        ours = tiny_clip.preprocess([Image.fromarray(picture)], prep)
         theirs = processor(images=[Image.fromarray(picture)], return_tensors="pt")["pixel_values"]
         assert ours.shape == theirs.shape == (1, 3, 32, 32)
         assert torch.allclose(ours, theirs.float(), atol=1e-5), (ours - theirs).abs().max()
@@ -114,14 +128,14 @@ def test_bundled_model_loads_as_float32(clip):
 
 def test_tokenize_ends_in_eos_and_pools_there(clip):
     model, tokenizer, _ = clip
-    ids, mask = mm.tokenize(tokenizer, ["a red circle", "a photo of a purple triangle at the bottom"])
+    ids, mask = tiny_clip.tokenize(tokenizer, ["a red circle", "a photo of a purple triangle at the bottom"])
     eos = tokenizer.eos_token_id
     lengths = mask.sum(1)
     for row, n in zip(ids, lengths):
         assert row[n - 1] == eos and eos not in row[: n - 1].tolist()
         assert (row[n:] == tokenizer.pad_token_id).all()
     assert model.config.text_config.eos_token_id == eos != 2  # 2 would switch transformers to argmax pooling
-    long_ids, _ = mm.tokenize(tokenizer, ["red " * 100], max_len=24)
+    long_ids, _ = tiny_clip.tokenize(tokenizer, ["red " * 100], max_len=24)
     assert long_ids.shape == (1, 24) and long_ids[0, -1] == eos
 
 
@@ -129,8 +143,8 @@ def test_similarity_equals_clip_logits_per_image(clip):
     """normalize(image features) · normalize(text features) × exp(t), computed by hand from the towers."""
     model, tokenizer, prep = clip
     specs = distinct_specs(6, seed=11)
-    pixel_values = mm.preprocess(draw_pictures(specs), prep)
-    input_ids, attention_mask = mm.tokenize(tokenizer, [caption(s) for s in specs])
+    pixel_values = tiny_clip.preprocess(draw_pictures(specs), prep)
+    input_ids, attention_mask = tiny_clip.tokenize(tokenizer, [caption(s) for s in specs])
     with torch.no_grad():
         out = model(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask, return_loss=True)
         # independent: pool the text tower at the eos position we put there, the vision tower at [CLS]
@@ -142,29 +156,29 @@ def test_similarity_equals_clip_logits_per_image(clip):
     manual = (image / image.norm(dim=1, keepdim=True)) @ (text / text.norm(dim=1, keepdim=True)).T
     manual = manual * model.logit_scale.exp()
     assert torch.allclose(manual, out.logits_per_image, atol=1e-4)
-    ours = mm.clip_logits(mm.embed_images(model, pixel_values), mm.embed_texts(model, tokenizer, [caption(s) for s in specs]),
+    ours = tiny_clip.clip_logits(tiny_clip.embed_images(model, pixel_values), tiny_clip.embed_texts(model, tokenizer, [caption(s) for s in specs]),
                           model.logit_scale.exp().item())
     assert torch.allclose(ours, out.logits_per_image, atol=1e-4)
-    assert abs(mm.info_nce(out.logits_per_image).item() - out.loss.item()) < 1e-5
+    assert abs(tiny_clip.info_nce(out.logits_per_image).item() - out.loss.item()) < 1e-5
     # the result object agrees with the model too, and the trained model finds the diagonal
-    res = mm.similarity_batch(model, tokenizer, prep, n=6, seed=11)
+    res = tiny_clip.similarity_batch(model, tokenizer, prep, n=6, seed=11)
     assert np.allclose(res.cosine * res.logit_scale, out.logits_per_image.numpy(), atol=1e-4)
     assert res.top1 >= 5 / 6
 
 
 def test_info_nce_hand_cases():
     B = 4
-    assert abs(mm.info_nce(torch.zeros(B, B)).item() - np.log(B)) < 1e-6  # no preference: ln B
-    assert mm.info_nce(100 * torch.eye(B)).item() < 1e-6  # the diagonal wins by far: ~0
+    assert abs(tiny_clip.info_nce(torch.zeros(B, B)).item() - np.log(B)) < 1e-6  # no preference: ln B
+    assert tiny_clip.info_nce(100 * torch.eye(B)).item() < 1e-6  # the diagonal wins by far: ~0
     logits = torch.tensor([[2.0, 0.0], [1.0, 3.0]])
     by_hand = 0.5 * ((-2 + np.log(np.exp(2) + 1) - 3 + np.log(np.exp(1) + np.exp(3)))  # rows
                      + (-2 + np.log(np.exp(2) + np.exp(1)) - 3 + np.log(1 + np.exp(3)))) / 2  # columns
-    assert abs(mm.info_nce(logits).item() - by_hand) < 1e-5
+    assert abs(tiny_clip.info_nce(logits).item() - by_hand) < 1e-5
 
 
 def test_untrained_clip_is_near_chance(clip):
     model, tokenizer, prep = clip
-    res = mm.similarity_batch(mm.untrained_clip(model.config), tokenizer, prep, n=8, seed=0)
+    res = tiny_clip.similarity_batch(tiny_clip.untrained_clip(model.config), tokenizer, prep, n=8, seed=0)
     assert abs(res.loss - np.log(8)) < 0.5
     assert res.cosine.shape == (8, 8)
 
@@ -173,25 +187,25 @@ def test_untrained_clip_is_near_chance(clip):
 @pytest.mark.parametrize("P", [1, 4, 8, 12, 32, 96])
 def test_patchify_round_trip(P):
     picture = draw_picture(random_spec(HELDOUT_SEED + 3), 96)
-    patches = mm.patchify(picture, P)
+    patches = vit.patchify(picture, P)
     assert patches.shape == ((96 // P) * (96 // P), P, P, 3)
     assert np.array_equal(patches[0], picture[:P, :P])  # raster order: first the top-left patch,
     assert np.array_equal(patches[1 % len(patches)], picture[:P, P : 2 * P] if P < 96 else picture)  # then its right
-    assert np.array_equal(mm.unpatchify(patches, 96, 96), picture)
+    assert np.array_equal(vit.unpatchify(patches, 96, 96), picture)
 
 
 def test_patchify_rejects_non_divisor_and_rectangles_round_trip():
     with pytest.raises(ValueError):
-        mm.patchify(np.zeros((32, 32, 3), np.uint8), 5)
+        vit.patchify(np.zeros((32, 32, 3), np.uint8), 5)
     rect = np.random.default_rng(0).integers(0, 256, size=(24, 40, 3), dtype=np.uint8)
-    assert mm.patchify(rect, 8).shape == (3 * 5, 8, 8, 3)
-    assert np.array_equal(mm.unpatchify(mm.patchify(rect, 8), 24, 40), rect)
+    assert vit.patchify(rect, 8).shape == (3 * 5, 8, 8, 3)
+    assert np.array_equal(vit.unpatchify(vit.patchify(rect, 8), 24, 40), rect)
 
 
 def test_patch_embedding_conv_equals_linear(clip):
     model, _, prep = clip
-    pixel_values = mm.preprocess(draw_pictures([random_spec(HELDOUT_SEED + i) for i in range(3)]), prep)
-    as_conv, as_linear = mm.patch_embeddings(model, pixel_values)
+    pixel_values = tiny_clip.preprocess(draw_pictures([random_spec(HELDOUT_SEED + i) for i in range(3)]), prep)
+    as_conv, as_linear = vit.patch_embeddings(model, pixel_values)
     cfg = model.config.vision_config
     assert as_conv.shape == (3, (cfg.image_size // cfg.patch_size) ** 2, cfg.hidden_size)
     assert torch.allclose(as_conv, as_linear, atol=1e-5)
@@ -199,10 +213,10 @@ def test_patch_embedding_conv_equals_linear(clip):
 
 def test_grid_and_sequence_pictures():
     picture = np.zeros((8, 8, 3), np.uint8)
-    grid = mm.grid_picture(picture, 4, scale=2, line=(255, 255, 255))
+    grid = vit.grid_picture(picture, 4, scale=2, line=(255, 255, 255))
     assert grid.shape == (16, 16, 3)
     assert (grid[7:9, :] == 255).all() and (grid[3:5, 3:5] == 0).all()  # a line between the patches, not inside
-    strip = mm.patch_sequence(mm.patchify(picture, 4), per_row=3, scale=1, gap=2)
+    strip = vit.patch_sequence(vit.patchify(picture, 4), per_row=3, scale=1, gap=2)
     assert strip.shape == (2 * 6 + 2, 3 * 6 + 2, 3)
 
 
@@ -210,23 +224,23 @@ def test_grid_and_sequence_pictures():
 def test_zero_shot_probabilities_and_marginals(clip):
     model, tokenizer, prep = clip
     picture = draw_picture(Spec("triangle", "purple", "top", HELDOUT_SEED + 77))
-    res = mm.zero_shot(model, tokenizer, prep, picture, mm.LABEL_SETS[1])
+    res = tiny_clip.zero_shot(model, tokenizer, prep, picture, tiny_clip.LABEL_SETS[1])
     assert len(res.prompts) == len(res.probs) == len(SHAPES) * len(COLOURS) * len(POSITIONS)
     assert abs(res.probs.sum() - 1) < 1e-5
     for attribute in ("colour", "shape", "position"):
         assert abs(sum(res.marginals[attribute].values()) - 1) < 1e-5
     assert max(res.marginals["colour"], key=res.marginals["colour"].get) == "purple"
     assert max(res.marginals["shape"], key=res.marginals["shape"].get) == "triangle"
-    small = mm.zero_shot(model, tokenizer, prep, Image.fromarray(picture), mm.LABEL_SETS[0])
+    small = tiny_clip.zero_shot(model, tokenizer, prep, Image.fromarray(picture), tiny_clip.LABEL_SETS[0])
     assert len(small.probs) == 24 and "position" not in small.marginals
     with pytest.raises(ValueError):
-        mm.label_set("everything")
+        tiny_clip.label_set("everything")
 
 
 def test_zero_shot_accuracy_of_bundled_model(clip):
     """Re-measured on 300 fresh held-out pictures (seeds far from training and from the build's own evaluation)."""
     model, tokenizer, prep = clip
-    result = mm.zero_shot_accuracy(model, tokenizer, prep, n=300, first_seed=HELDOUT_SEED + 50_000)
+    result = tiny_clip.zero_shot_accuracy(model, tokenizer, prep, n=300, first_seed=HELDOUT_SEED + 50_000)
     assert result["accuracy"] >= 0.9, result
     assert result["colour_accuracy"] >= result["accuracy"] and result["shape_accuracy"] >= result["accuracy"]
 
@@ -246,14 +260,14 @@ def test_clip_report_and_folder_size():
 def test_load_upload_accepts_png_and_jpeg():
     picture = draw_picture(random_spec(HELDOUT_SEED), 64)
     for fmt in ("PNG", "JPEG"):
-        image = mm.load_upload(png_bytes(picture, fmt))
+        image = uploads.load_upload(png_bytes(picture, fmt))
         assert image.mode == "RGB" and image.size == (64, 64)
     big = np.zeros((600, 1200, 3), np.uint8)
-    assert max(mm.load_upload(png_bytes(big)).size) == 512  # shrunk to the longer side
+    assert max(uploads.load_upload(png_bytes(big)).size) == 512  # shrunk to the longer side
     rgba = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
     buf = io.BytesIO()
     rgba.save(buf, format="PNG")
-    assert mm.load_upload(buf.getvalue()).getpixel((5, 5)) == (255, 255, 255)  # transparent -> white
+    assert uploads.load_upload(buf.getvalue()).getpixel((5, 5)) == (255, 255, 255)  # transparent -> white
 
 
 @pytest.mark.parametrize("data, message", [
@@ -266,15 +280,15 @@ def test_load_upload_rejects_bad_files(data, message):
     import re
 
     with pytest.raises(ValueError, match=re.compile(message)):
-        mm.load_upload(data)
+        uploads.load_upload(data)
 
 
 def test_load_upload_rejects_huge_pictures_before_decoding():
     data = png_bytes(np.zeros((3000, 3000, 3), np.uint8))  # compresses to a few kB
     with pytest.raises(ValueError, match="megapixels"):
-        mm.load_upload(data, max_pixels=4_000_000)
+        uploads.load_upload(data, max_pixels=4_000_000)
     with pytest.raises(ValueError, match="MB"):
-        mm.load_upload(b"\0" * 100, max_bytes=10)
+        uploads.load_upload(b"\0" * 100, max_bytes=10)
 
 
 # ---- charts --------------------------------------------------------------------------------
@@ -303,8 +317,8 @@ def test_llava_plumbing_shapes(clip):
         pytest.skip("tiny-lm is not built")
     model, _, prep = clip
     lm, lm_tokenizer = load_causal_lm("tiny-lm")
-    pixel_values = mm.preprocess(draw_picture(random_spec(HELDOUT_SEED)), prep)
-    trace = mm.llava_plumbing(model, pixel_values, lm, lm_tokenizer, "Describe the picture.")
+    pixel_values = tiny_clip.preprocess(draw_picture(random_spec(HELDOUT_SEED)), prep)
+    trace = llava.llava_plumbing(model, pixel_values, lm, lm_tokenizer, "Describe the picture.")
     cfg = model.config.vision_config
     N = (cfg.image_size // cfg.patch_size) ** 2
     shapes = {step: shape for step, shape, _ in trace.rows}
@@ -320,15 +334,15 @@ def test_build_tiny_clip_small(tmp_path):
 
     from core.models import MODELS_DIR
 
-    cfg = replace(mm.ClipTrainConfig(), n_train=64, steps=2, batch_size=16, warmup=1, eval_n=20,
+    cfg = replace(clip_training.ClipTrainConfig(), n_train=64, steps=2, batch_size=16, warmup=1, eval_n=20,
                   vision_layers=1, text_layers=1)
-    report = mm.build_tiny_clip(tmp_path, MODELS_DIR / "tokenizer", log=lambda msg: None, cfg=cfg)
+    report = clip_training.build_tiny_clip(tmp_path, MODELS_DIR / "tokenizer", log=lambda msg: None, cfg=cfg)
     json.dumps(report)  # JSON-able
     assert report["parameters"] == sum(p.numel() for p in CLIPModel.from_pretrained(tmp_path).parameters())
     assert 0 <= report["zero_shot"]["accuracy"] <= 1 and report["zero_shot"]["n"] == 20
     model = CLIPModel.from_pretrained(tmp_path)
     assert next(model.parameters()).dtype == torch.float32  # stored FP16, loaded FP32
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)
-    prep = mm.ImagePrep.load(tmp_path)
+    prep = tiny_clip.ImagePrep.load(tmp_path)
     assert prep.image_size == cfg.image_size and len(prep.mean) == 3
-    assert mm.embed_texts(model, tokenizer, ["a red circle"]).shape == (1, cfg.projection_dim)
+    assert tiny_clip.embed_texts(model, tokenizer, ["a red circle"]).shape == (1, cfg.projection_dim)

@@ -1,4 +1,4 @@
-"""core.next_token and its charts: temperature softmax and entropy against PyTorch and hand-worked
+"""core.transformer.next_token and its charts: temperature softmax and entropy against PyTorch and hand-worked
 cases; logits against the model's own forward pass and greedy generate, on a tiny seeded Llama."""
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import next_token
 from core.charts import transformer as charts
+from core.transformer import next_token
 
 
 def test_softmax_with_temperature_hand_worked():
@@ -64,7 +64,7 @@ def tiny_llama():
     """A 1-layer random Llama with the bundled 4,096-token tokenizer: seeded, built in milliseconds."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from core.tokenization import BUNDLED_TOKENIZER
+    from core.pretraining.tokenization import BUNDLED_TOKENIZER
 
     tokenizer = AutoTokenizer.from_pretrained(BUNDLED_TOKENIZER.parent)
     torch.manual_seed(0)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core import quant_methods as qm
-from core import quantization as quant
 from core.charts import quantization as charts
+from core.inference import quant_formats, quantization
+from core.inference import quant_methods as qm
 
 
 def _calibration(n: int = 256, features: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,10 +108,10 @@ def test_eight_bits_is_nearly_exact_for_every_method():
 def test_grids_match_bitsandbytes_tables():
     import bitsandbytes.functional as F
 
-    assert torch.allclose(quant.nf4_levels(), F.get_4bit_type("nf4", device="cpu"), atol=1e-6)
+    assert torch.allclose(quant_formats.nf4_levels(), F.get_4bit_type("nf4", device="cpu"), atol=1e-6)
     bnb_fp4 = torch.tensor(sorted(set(F.get_4bit_type("fp4", device="cpu").tolist())))
-    assert torch.allclose(quant.fp4_levels(), bnb_fp4)
-    assert len(quant.nf4_levels()) == 16 and len(quant.int8_levels()) == 255
+    assert torch.allclose(quant_formats.fp4_levels(), bnb_fp4)
+    assert len(quant_formats.nf4_levels()) == 16 and len(quant_formats.int8_levels()) == 255
 
 
 @pytest.mark.parametrize("fmt", ["NF4", "FP4"])
@@ -122,7 +122,7 @@ def test_blockwise_4bit_equals_bitsandbytes(fmt):
     W[3, 5] = 0.9  # an outlier: its block's other weights get a coarse grid
     packed, state = F.quantize_4bit(W, blocksize=64, quant_type=fmt.lower())
     assert packed.numel() == W.numel() // 2  # two 4-bit codes per byte
-    assert torch.allclose(quant.fake_quantize(W, fmt), F.dequantize_4bit(packed, state), atol=1e-7)
+    assert torch.allclose(quant_formats.fake_quantize(W, fmt), F.dequantize_4bit(packed, state), atol=1e-7)
 
 
 def test_absmax_int8_equals_llm_int8_weights():
@@ -130,21 +130,21 @@ def test_absmax_int8_equals_llm_int8_weights():
 
     W = torch.randn(64, 96, generator=torch.Generator().manual_seed(4))
     codes, row_absmax, _ = F.int8_vectorwise_quant(W)
-    assert torch.allclose(quant.absmax_int8(W), codes.float() * row_absmax[:, None] / 127, atol=1e-7)
+    assert torch.allclose(quant_formats.absmax_int8(W), codes.float() * row_absmax[:, None] / 127, atol=1e-7)
 
 
 def test_bf16_keeps_8_significant_bits():
     W = torch.randn(32, 32, generator=torch.Generator().manual_seed(5))
-    relative = ((W - quant.fake_quantize(W, "BF16")) / W).abs()
+    relative = ((W - quant_formats.fake_quantize(W, "BF16")) / W).abs()
     assert relative.max() <= 2**-8 + 1e-9 and relative.max() > 0
     with pytest.raises(ValueError):
-        quant.fake_quantize(W, "INT3")
+        quant_formats.fake_quantize(W, "INT3")
 
 
 def test_normalized_weights_lie_in_the_unit_interval_and_hit_it():
     W = torch.randn(16, 128, generator=torch.Generator().manual_seed(6))
     for fmt in ("INT8", "NF4", "FP4"):
-        values, levels = quant.normalized_weights(W, fmt)
+        values, levels = quant_formats.normalized_weights(W, fmt)
         assert values.abs().max() == pytest.approx(1.0) and values.numel() == W.numel()
         assert levels.min() == -1 and levels.max() == 1
 
@@ -166,14 +166,14 @@ def test_heldout_tokens_follow_the_build_recipe(lm):
     from build_assets import encode_split
 
     _, tokenizer = lm
-    assert torch.equal(quant.encode_corpus("tiny-lm", "heldout", 1500), encode_split(tokenizer, "heldout")[:1500])
+    assert torch.equal(quantization.encode_corpus("tiny-lm", "heldout", 1500), encode_split(tokenizer, "heldout")[:1500])
 
 
 def test_captured_inputs_are_what_the_layer_receives(lm):
     model, _ = lm
-    ids = quant.encode_corpus("tiny-lm", "heldout", 64)
+    ids = quantization.encode_corpus("tiny-lm", "heldout", 64)
     name = "model.layers.0.self_attn.q_proj"
-    X = quant.capture_inputs(model, ids, [name], seq_len=64)[name]  # (64, 192)
+    X = quantization.capture_inputs(model, ids, [name], seq_len=64)[name]  # (64, 192)
     with torch.no_grad():
         expected = model.model.layers[0].input_layernorm(model.model.embed_tokens(ids))  # (64, 192)
     assert X.shape == (64, 192) and torch.allclose(X, expected, atol=1e-5)
@@ -183,7 +183,7 @@ def test_captured_inputs_are_what_the_layer_receives(lm):
 def test_greedy_loop_equals_generate(lm):
     model, tokenizer = lm
     ids = tokenizer("And God said", return_tensors="pt").input_ids
-    tokens, seconds = quant.greedy(model, ids, 12)
+    tokens, seconds = quantization.greedy(model, ids, 12)
     assert len(seconds) == 12 and min(seconds) > 0  # the prefill and 11 decode steps
     reference = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=12,
                                min_new_tokens=12, pad_token_id=0)[0, ids.shape[1]:]
@@ -194,32 +194,32 @@ def test_sizes_count_every_weight_once(lm):
     from core.models import parameter_count
 
     model, _ = lm
-    fp32 = quant.size_breakdown(model)
+    fp32 = quantization.size_breakdown(model)
     assert fp32.total_bytes == 4 * parameter_count(model)  # tied embedding counted once
     assert fp32.linear_weights == 6 * (2 * 192 * 192 + 2 * 64 * 192 + 3 * 192 * 512)
-    bf16 = quant.size_breakdown(quant.build_variant("BF16", base=model))
+    bf16 = quantization.size_breakdown(quantization.build_variant("BF16", base=model))
     assert bf16.total_bytes * 2 == fp32.total_bytes
 
 
 def test_layer_errors_order_the_formats(lm):
     model, _ = lm
-    rows = quant.layer_errors(model, quant.encode_corpus("tiny-lm", "heldout", 128))
-    assert len(rows) == 42 * len(quant.FORMATS)
+    rows = quantization.layer_errors(model, quantization.encode_corpus("tiny-lm", "heldout", 128))
+    assert len(rows) == 42 * len(quant_formats.FORMATS)
     by = {(r.layer, r.fmt): r for r in rows}
     for layer in {r.layer for r in rows}:
         assert by[layer, "BF16"].weight_error < by[layer, "INT8"].weight_error < by[layer, "NF4"].weight_error
         assert by[layer, "NF4"].weight_error < 0.2
     W = model.get_submodule("model.layers.2.mlp.down_proj").weight
-    direct = (W - quant.absmax_int8(W)).norm() / W.norm()
+    direct = (W - quant_formats.absmax_int8(W)).norm() / W.norm()
     assert by["model.layers.2.mlp.down_proj", "INT8"].weight_error == pytest.approx(direct.item(), rel=1e-5)
     frame = charts.layer_error_frame(rows)
-    assert set(frame["format"]) == set(quant.FORMATS) and len(frame) == 2 * len(rows)
+    assert set(frame["format"]) == set(quant_formats.FORMATS) and len(frame) == 2 * len(rows)
     assert charts.layer_error_chart(frame).to_dict()["facet"]["row"]["field"] == "error kind"
 
 
 def test_methods_on_a_real_matrix(lm):
     model, _ = lm
-    rows = quant.method_study(model, quant.matrix_name(1, "down_proj"), group_size=64, bits=(3,),
+    rows = quantization.method_study(model, quantization.matrix_name(1, "down_proj"), group_size=64, bits=(3,),
                               calib_tokens=512, eval_tokens=512)
     by = {r.method: r for r in rows}
     assert by["GPTQ"].calib_output_error <= by["RTN"].calib_output_error
@@ -230,39 +230,39 @@ def test_methods_on_a_real_matrix(lm):
 
 
 def test_compare_variants_against_direct_measurements(lm):
-    from core.training import perplexity
+    from core.pretraining.training import perplexity
 
     model, _ = lm
-    prompts = quant.DEFAULT_PROMPTS[:2]
-    results = quant.compare_variants(("INT8 dynamic", "NF4"), prompts, new_tokens=6, ppl_tokens=256, reps=1,
+    prompts = quantization.DEFAULT_PROMPTS[:2]
+    results = quantization.compare_variants(("INT8 dynamic", "NF4"), prompts, new_tokens=6, ppl_tokens=256, reps=1,
                                      models={"FP32": model})
     by = {r.name: r for r in results}
     assert list(by) == ["FP32", "INT8 dynamic", "NF4"]  # FP32 added first as the reference
     fp32 = by["FP32"]
-    assert fp32.perplexity == pytest.approx(perplexity(model, quant.encode_corpus("tiny-lm", "heldout", 256)))
+    assert fp32.perplexity == pytest.approx(perplexity(model, quantization.encode_corpus("tiny-lm", "heldout", 256)))
     assert fp32.agreement == 1.0 and fp32.identical == 1.0 and fp32.first_divergence == 6
     assert len(fp32.ms_samples) == len(prompts) and fp32.ms_per_token > 0
     assert by["INT8 dynamic"].perplexity < 1.05 * fp32.perplexity
     assert by["NF4"].perplexity < 1.15 * fp32.perplexity
     # NF4 bytes from first principles: 2 codes per byte, one absmax per block of 64 (FP32 as loaded; BF16
     # once bitsandbytes' AVX512-BF16 CPU kernel has repacked the layer), and a 16-entry FP32 level table.
-    nf4 = quant.build_variant("NF4", base=model)
+    nf4 = quantization.build_variant("NF4", base=model)
     for warm in (False, True):
         if warm:
-            quant.greedy(nf4, torch.tensor([[5, 6, 7]]), 2)
+            quantization.greedy(nf4, torch.tensor([[5, 6, 7]]), 2)
         expected = 0
-        for name in quant.decoder_linears(model):
+        for name in quantization.decoder_linears(model):
             n = model.get_submodule(name).weight.numel()
             absmax_bytes = nf4.get_submodule(name).weight.quant_state.absmax.element_size()
             assert absmax_bytes in (2, 4) and (warm or absmax_bytes == 4)
             expected += n // 2 + absmax_bytes * n // 64 + 4 * 16
-        assert quant.size_breakdown(nf4).linear_bytes == expected
+        assert quantization.size_breakdown(nf4).linear_bytes == expected
     assert by["NF4"].linear_bytes == expected  # compare_variants counts the layout it generated with
     assert by["NF4"].other_bytes == fp32.other_bytes
     # torch's dynamic INT8: one byte per weight + a float64 scale and an int64 zero point per output row.
-    rows = sum(model.get_submodule(name).out_features for name in quant.decoder_linears(model))
+    rows = sum(model.get_submodule(name).out_features for name in quantization.decoder_linears(model))
     assert by["INT8 dynamic"].linear_bytes == fp32.linear_weights + 16 * rows
-    ratios = quant.summary_ratios(results)
+    ratios = quantization.summary_ratios(results)
     assert ratios["int4_size_ratio"] == pytest.approx(by["NF4"].size_bytes / fp32.size_bytes)
     assert ratios["int8_ppl_ratio"] == pytest.approx(by["INT8 dynamic"].perplexity / fp32.perplexity)
     assert {"int8_latency_ratio", "int4_ppl_ratio"} <= set(ratios)
@@ -273,7 +273,7 @@ def test_compare_variants_against_direct_measurements(lm):
 
 
 def test_histogram_chart_checks_its_input():
-    values, levels = quant.normalized_weights(torch.randn(8, 64), "NF4")
+    values, levels = quant_formats.normalized_weights(torch.randn(8, 64), "NF4")
     spec = charts.histogram_chart(values.numpy(), levels.numpy(), "t").to_dict()
     assert len(spec["layer"]) == 2
     with pytest.raises(ValueError, match="non-empty 1-D"):

@@ -1,4 +1,4 @@
-"""core.chunking, core.rag and core.charts.rag: hand-worked cases, independent computations, invariants."""
+"""core.rag.chunking, core.rag.retrieval and core.charts.rag: hand-worked cases, independent computations, invariants."""
 import subprocess
 import sys
 
@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import chunking, rag
 from core.charts import rag as charts
-from core.chunking import Chunk, ChunkConfig
+from core.rag import chunking
+from core.rag import retrieval as rag
+from core.rag.chunking import Chunk, ChunkConfig
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +239,7 @@ def test_charts_encode_the_data(embedded):
 
 
 def test_core_does_not_import_streamlit():
-    code = "import sys, core.rag, core.chunking, core.charts.rag; print('streamlit' in sys.modules)"
+    code = "import sys, core.rag.retrieval, core.rag.chunking, core.charts.rag; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=chunking.ASSETS.parent)
     assert out.stdout.strip() == "False"

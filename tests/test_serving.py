@@ -2,10 +2,19 @@
 import numpy as np
 import pytest
 
-from core import serving
 from core.charts import serving as charts
-from core.serving import (BlockAllocator, ContiguousAllocator, CostModel, Request, Scheduler, ServeConfig,
-                          TraceConfig, make_trace, simulate)
+from core.inference import serving
+from core.inference.serving import (
+    BlockAllocator,
+    ContiguousAllocator,
+    CostModel,
+    Request,
+    Scheduler,
+    ServeConfig,
+    TraceConfig,
+    make_trace,
+    simulate,
+)
 
 UNIT_STEPS = CostModel(step_ms=1.0, token_ms=0.0)  # time = number of steps
 PER_TOKEN = CostModel(step_ms=0.0, token_ms=1.0)  # time = tokens computed

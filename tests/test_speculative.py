@@ -1,11 +1,11 @@
-"""core.speculative: our loop, transformers' assisted generation and the target's own greedy decoding
+"""core.inference.speculative: our loop, transformers' assisted generation and the target's own greedy decoding
 give the same tokens; the rounds add up; the speedup formula on hand-worked cases."""
 import math
 
 import pytest
 import torch
 
-from core import speculative as spec
+from core.inference import speculative as spec
 
 PROMPTS = ["And the LORD spake unto Moses, saying,", "In the beginning God created"]
 

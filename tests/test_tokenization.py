@@ -1,11 +1,11 @@
-"""core.tokenization and core.charts.pretraining: a hand-worked BPE case, round trips, the plain-Python
+"""core.pretraining.tokenization and core.charts.pretraining: a hand-worked BPE case, round trips, the plain-Python
 trainer against Hugging Face `tokenizers`, truncation against training at that size."""
 import pandas as pd
 import pytest
 
-from core import tokenization as tok
 from core.charts import pretraining as charts
-from core.data import corpus_text
+from core.pretraining import tokenization as tok
+from core.pretraining.data import corpus_text
 
 NON_ASCII = "Ünïcødé 日本語のテキスト 🤖 ∑ √ ≠ naïve café"
 

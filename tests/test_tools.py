@@ -9,8 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.tools import (KB_DIR, CalcLimits, SearchTool, ToolError, ToolLimits, ToolTimeout, bm25_idf, bm25_scores,
-                        build_bm25, format_number, load_kb, run_tool, safe_eval, tokenize)
+from core.agents.tools import (
+    KB_DIR,
+    CalcLimits,
+    SearchTool,
+    ToolError,
+    ToolLimits,
+    ToolTimeout,
+    bm25_idf,
+    bm25_scores,
+    build_bm25,
+    format_number,
+    load_kb,
+    run_tool,
+    safe_eval,
+    tokenize,
+)
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +150,7 @@ def test_calculator_deadline_stops_it():
 
 
 def test_core_tools_never_calls_eval_or_exec():
-    tree = ast.parse(Path("core/tools.py").read_text())
+    tree = ast.parse(Path("core/agents/tools.py").read_text())
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not called & {"eval", "exec", "compile", "__import__"}
 

@@ -1,11 +1,11 @@
-"""core.training: perplexity and the unigram baseline against direct computations; training lowers the loss."""
+"""core.pretraining.training: perplexity and the unigram baseline against direct computations; training lowers the loss."""
 import math
 
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from core.training import TrainConfig, lr_at, perplexity, train_causal_lm, unigram_perplexity
+from core.pretraining.training import TrainConfig, lr_at, perplexity, train_causal_lm, unigram_perplexity
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Charts of the Fine-tuning page: pure functions, core.finetune results in, altair charts out."""
+"""Charts of the Fine-tuning page: pure functions, core.finetuning.finetune results in, altair charts out."""
 import altair as alt
 import numpy as np
 import pandas as pd

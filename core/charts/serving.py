@@ -5,7 +5,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.serving import MemorySnapshot, ServeResult
+from core.inference.serving import MemorySnapshot, ServeResult
 
 SERVER_ORDER = ["static + contiguous", "static + paged", "continuous + contiguous", "continuous + paged"]
 

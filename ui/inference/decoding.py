@@ -4,10 +4,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from ui.inference import MAX_PROMPT_CHARS, checked_prompt
-from core import decoding
 from core.charts import inference as charts
+from core.inference import decoding
 from core.state import Param
+from ui.inference import MAX_PROMPT_CHARS, checked_prompt
 
 PATH_STEPS = 32  # steps drawn in the overview chart (all of them are in the table)
 PARAMS = [

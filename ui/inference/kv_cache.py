@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import kv_cache as kv
 from core.charts import inference as charts
+from core.inference import kv_cache as kv
 from core.models import parameter_count
 from core.state import Param
 

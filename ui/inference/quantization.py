@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import quant_methods, quantization
 from core.charts import quantization as charts
+from core.inference import quant_formats, quant_methods, quantization
 from core.state import Param
 
 GROUPS = ("per row", "64", "32")
@@ -42,8 +42,8 @@ def _variant(name: str):
 def _matrix_view(layer: int, matrix: str, fmt: str) -> tuple:
     model, _ = ui.causal_lm("tiny-lm")
     W = model.get_submodule(quantization.matrix_name(layer, matrix)).weight.detach().float()
-    values, levels = quantization.normalized_weights(W, fmt)
-    errors = {f: quant_methods.relative_error(W, quantization.fake_quantize(W, f)) for f in quantization.FORMATS}
+    values, levels = quant_formats.normalized_weights(W, fmt)
+    errors = {f: quant_methods.relative_error(W, quant_formats.fake_quantize(W, f)) for f in quant_formats.FORMATS}
     return values.numpy(), levels.numpy(), tuple(W.shape), errors
 
 
@@ -291,5 +291,5 @@ def render() -> None:
               ("Dettmers et al. 2023, QLoRA (NF4, double quantization)", "https://arxiv.org/abs/2305.14314"),
               ("Frantar et al. 2022, GPTQ", "https://arxiv.org/abs/2210.17323"),
               ("Lin et al. 2023, AWQ", "https://arxiv.org/abs/2306.00978"))
-    ui.code_behind(quant_methods.rtn, quant_methods.gptq, quant_methods.awq, quantization.blockwise_4bit,
+    ui.code_behind(quant_methods.rtn, quant_methods.gptq, quant_methods.awq, quant_formats.blockwise_4bit,
                    quantization.compare_variants, quantization.size_breakdown)

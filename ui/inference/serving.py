@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core import batching, serving
 from core.charts import serving as charts
+from core.inference import batching, serving
 from core.state import Param
 
 SERVERS = ["continuous + paged", "continuous + contiguous", "static + paged", "static + contiguous"]

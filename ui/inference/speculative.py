@@ -6,11 +6,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from ui.inference import MAX_PROMPT_CHARS, checked_prompt
-from core import speculative as spec
-from core.models import parameter_count
 from core.charts import inference as charts
+from core.inference import speculative as spec
+from core.models import parameter_count
 from core.state import Param
+from ui.inference import MAX_PROMPT_CHARS, checked_prompt
 
 EOS = "<|endoftext|>"  # the verse separator, shown as ¶
 TIMING_TOKENS, TIMING_REPS, SWEEP_K = 96, 2, (1, 2, 3, 4, 5, 6)

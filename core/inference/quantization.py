@@ -14,7 +14,7 @@ quantized; the tied embedding / lm_head matrix (4096 x 192 = 0.79M weights) and 
 weights stay FP32 in every variant, as bitsandbytes does by default.
 
 Papers: LLM.int8() (Dettmers et al. 2022, https://arxiv.org/abs/2208.07339), QLoRA / NF4 (Dettmers et
-al. 2023, https://arxiv.org/abs/2305.14314). GPTQ- and AWQ-style methods are in core.quant_methods.
+al. 2023, https://arxiv.org/abs/2305.14314). GPTQ- and AWQ-style methods are in core.inference.quant_methods.
 """
 import copy
 import logging
@@ -27,6 +27,8 @@ from functools import lru_cache
 
 import torch
 
+from core.inference.quant_formats import FORMATS, fake_quantize
+
 VARIANTS = {
     "FP32": "32-bit floats, the reference",
     "BF16": "bfloat16: 8-bit exponent, 7-bit mantissa (model.to(torch.bfloat16))",
@@ -36,7 +38,6 @@ VARIANTS = {
     "NF4": "bitsandbytes 4-bit NormalFloat, two weights per byte, one absmax per block of 64 weights (QLoRA)",
     "FP4": "bitsandbytes 4-bit float (sign, 2 exponent bits, 1 mantissa bit), same packing and blocks",
 }
-BLOCKSIZE = 64  # bitsandbytes' 4-bit block: one absmax per 64 weights
 DEFAULT_PROMPTS = (
     "And the LORD said unto Moses,",
     "In the beginning",
@@ -49,76 +50,6 @@ DEFAULT_PROMPTS = (
 )
 
 
-# ---- the grids: what values a weight can take after quantization ---------------------------------
-def int8_levels() -> torch.Tensor:
-    """The 255 levels of symmetric absmax INT8 in units of the row's absmax: k / 127, k = -127..127."""
-    return torch.arange(-127, 128, dtype=torch.float32) / 127
-
-
-def nf4_levels(offset: float = 0.9677083) -> torch.Tensor:
-    """The 16 NormalFloat-4 levels (QLoRA, section 3): quantiles of N(0, 1), rescaled to [-1, 1].
-
-    8 positive levels at the quantiles linspace(offset, 0.5, 9)[:-1], 7 negative ones at
-    linspace(offset, 0.5, 8)[:-1], and an exact 0: each level covers about the same share of a
-    normal distribution, which is what trained weights look like.
-    """
-    positive = torch.special.ndtri(torch.linspace(offset, 0.5, 9, dtype=torch.float64)[:-1])
-    negative = -torch.special.ndtri(torch.linspace(offset, 0.5, 8, dtype=torch.float64)[:-1])
-    levels = torch.cat([negative, torch.zeros(1, dtype=torch.float64), positive]).sort().values
-    return (levels / levels.max()).float()
-
-
-def fp4_levels() -> torch.Tensor:
-    """bitsandbytes' FP4 levels (1 sign, 2 exponent, 1 mantissa bit) in units of the absmax.
-
-    Magnitudes 0, 0.0625, 2, 3, 4, 6, 8, 12 divided by 12: log-spaced, so they are dense near 0 and
-    sparse near the absmax (the table in bitsandbytes.functional.get_4bit_type('fp4')). 16 codes,
-    15 distinct values: +0 and -0 are both codes.
-    """
-    magnitudes = torch.tensor([0.0, 0.0625, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0]) / 12
-    return torch.cat([-magnitudes.flip(0), magnitudes[1:]]).sort().values  # -0 and +0 are one value
-
-
-FORMATS = ("BF16", "INT8", "NF4", "FP4")  # the weight formats simulated layer by layer
-
-
-def absmax_int8(W: torch.Tensor) -> torch.Tensor:
-    """Ŵ (O, I) of row-wise absmax INT8, as LLM.int8 stores weights: q = round(127·w / max|row|)."""
-    absmax = W.abs().amax(dim=1, keepdim=True).clamp(min=1e-12)  # (O, 1)
-    return torch.round(W * 127 / absmax) * absmax / 127
-
-
-def blockwise_4bit(W: torch.Tensor, levels: torch.Tensor, blocksize: int = BLOCKSIZE) -> torch.Tensor:
-    """Ŵ (O, I): each block of `blocksize` consecutive weights (row-major) is divided by its absmax and
-    rounded to the nearest of the 16 levels, as bitsandbytes' NF4 and FP4 do."""
-    blocks = W.reshape(-1, blocksize)  # (O*I/64, 64)
-    absmax = blocks.abs().amax(dim=1, keepdim=True).clamp(min=1e-12)  # (n_blocks, 1)
-    normalized = blocks / absmax  # in [-1, 1]
-    midpoints = (levels[1:] + levels[:-1]) / 2  # (15,) decision boundaries between neighbouring levels
-    nearest = torch.bucketize(normalized, midpoints)  # (n_blocks, 64): index of the nearest level
-    return (levels[nearest] * absmax).reshape(W.shape)
-
-
-def fake_quantize(W: torch.Tensor, fmt: str) -> torch.Tensor:
-    """Ŵ: W rounded to format `fmt` (one of FORMATS) and back to FP32."""
-    if fmt == "BF16":
-        return W.to(torch.bfloat16).float()
-    if fmt == "INT8":
-        return absmax_int8(W)
-    if fmt in ("NF4", "FP4"):
-        return blockwise_4bit(W, nf4_levels() if fmt == "NF4" else fp4_levels())
-    raise ValueError(f"unknown format {fmt!r}; choose from {FORMATS}")
-
-
-def normalized_weights(W: torch.Tensor, fmt: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W divided by the absmax of its row or block, the format's levels on that scale), for plotting."""
-    if fmt == "INT8":
-        return (W / W.abs().amax(dim=1, keepdim=True)).flatten(), int8_levels()
-    blocks = W.reshape(-1, BLOCKSIZE)
-    levels = nf4_levels() if fmt == "NF4" else fp4_levels()
-    return (blocks / blocks.abs().amax(dim=1, keepdim=True)).flatten(), levels
-
-
 # ---- data: held-out tokens and the inputs each Linear sees ----------------------------------------
 @lru_cache(maxsize=8)
 def encode_corpus(key: str = "tiny-lm", split: str = "heldout", max_tokens: int = 4096) -> torch.Tensor:
@@ -126,8 +57,8 @@ def encode_corpus(key: str = "tiny-lm", split: str = "heldout", max_tokens: int 
     end-of-text), encoding only as many verses as needed -> (T,) long."""
     from transformers import AutoTokenizer
 
-    from core.data import corpus_text
     from core.models import model_path
+    from core.pretraining.data import corpus_text
 
     tokenizer = AutoTokenizer.from_pretrained(model_path(key))
     ids = []
@@ -172,7 +103,7 @@ class LayerError:
 
 def layer_errors(model, ids: torch.Tensor, formats: tuple = FORMATS) -> list[LayerError]:
     """Weight and output error of every decoder Linear in every format (weights only, activations FP32)."""
-    from core.quant_methods import relative_error
+    from core.inference.quant_methods import relative_error
 
     names = decoder_linears(model)
     inputs = capture_inputs(model, ids, names)
@@ -354,13 +285,13 @@ def compare_variants(variants=tuple(VARIANTS), prompts=DEFAULT_PROMPTS[:4], new_
     Latency: reps rounds; in each, every prompt is generated by every variant, the variant order
     rotating each round so none always runs first (warm caches, CPU boost). Each generation gives one
     sample, the median time of its decode steps (prefill excluded; medians shrug off the bursts of a
-    shared CPU); ms/token is the median of those samples. Perplexity: core.training.perplexity on
+    shared CPU); ms/token is the median of those samples. Perplexity: core.pretraining.training.perplexity on
     the first `ppl_tokens` held-out tokens. `models` may hold prebuilt variants by name (e.g. cached).
     """
     from transformers import AutoTokenizer
 
     from core.models import model_path
-    from core.training import perplexity
+    from core.pretraining.training import perplexity
 
     variants = ["FP32"] + [v for v in variants if v != "FP32"]
     tokenizer = AutoTokenizer.from_pretrained(model_path(key))
@@ -425,12 +356,12 @@ def matrix_name(layer: int, matrix: str) -> str:
 
 def method_study(model, name: str, group_size: int, bits=(4, 3), key: str = "tiny-lm",
                  calib_tokens: int = 1024, eval_tokens: int = 1024) -> list:
-    """RTN vs GPTQ vs AWQ (core.quant_methods) on one real weight matrix of `model`, at each bit width.
+    """RTN vs GPTQ vs AWQ (core.inference.quant_methods) on one real weight matrix of `model`, at each bit width.
 
     Calibration inputs X come from the first `calib_tokens` of the training text, the held-out score
     from the first `eval_tokens` of the held-out text: X (N, I) is what the Linear `name` receives.
     """
-    from core.quant_methods import QuantConfig, compare_methods
+    from core.inference.quant_methods import QuantConfig, compare_methods
 
     X_calib = capture_inputs(model, encode_corpus(key, "train", calib_tokens), [name])[name]  # (N, I)
     X_eval = capture_inputs(model, encode_corpus(key, "heldout", eval_tokens), [name])[name]  # (M, I)

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core.data import ASSETS
+from core.pretraining.data import ASSETS
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"]
 N_BASE = len(SPECIAL_TOKENS) + 256  # vocabulary before the first merge
@@ -56,7 +56,7 @@ def training_sample(every: int = 3) -> list[str]:
     A stride rather than a prefix, so every book is represented; the KJV's vocabulary is small
     enough that a 500 kB prefix runs out of pairs seen twice before 5,000 tokens.
     """
-    from core.data import corpus_text
+    from core.pretraining.data import corpus_text
 
     return corpus_text("train").splitlines()[::every]
 
@@ -251,7 +251,7 @@ def _merge_pair(syms: list[str], pair: tuple[str, str], new: str) -> list[str]:
 if __name__ == "__main__":
     import time
 
-    from core.data import corpus_text
+    from core.pretraining.data import corpus_text
 
     lines = training_sample()
     heldout = corpus_text("heldout").splitlines()

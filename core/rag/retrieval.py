@@ -13,14 +13,14 @@ the inner product, cos(q, x) = q·x / (|q||x|) = q·x, so a faiss inner-product 
 (Malkov & Yashunin, https://arxiv.org/abs/1603.09320), IVF and IVF-PQ trade recall for speed/memory.
 
 Stable helpers for bench/: `embed_texts`, `build_index`, `search`, `exact_search`, `recall_at_k`.
-Chunking lives in core/chunking.py.
+Chunking lives in core/rag/chunking.py.
 """
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.chunking import Chunk, ChunkConfig, Document, chunk_documents
+from core.rag.chunking import Chunk, ChunkConfig, Document, chunk_documents
 
 INDEX_KINDS = ("flat", "hnsw", "ivf", "ivfpq")
 ORDERS = ("best first", "best at the edges")
@@ -286,8 +286,8 @@ def benchmark_indexes(n: int = 10_000, n_queries: int = 200, k: int = 10, seed: 
 
 
 if __name__ == "__main__":
-    from core.chunking import load_documents, load_questions
     from core.models import load_sentence_embedder
+    from core.rag.chunking import load_documents, load_questions
 
     embedder = load_sentence_embedder()
     docs = load_documents()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.data import ASSETS
+from core.pretraining.data import ASSETS
 
 TASK_PATH = ASSETS / "finetune" / "qa.tsv"
 N_HELDOUT = 8  # the last 8 pairs are never trained on

@@ -76,7 +76,7 @@ class ThroughputResult:
 
 def sample_prompts(tokenizer, n: int, max_tokens: int = 16, seed: int = 0) -> list[list[int]]:
     """n held-out KJV verses as token lists of different lengths, each cut to at most max_tokens."""
-    from core.data import split_verses
+    from core.pretraining.data import split_verses
 
     _, heldout = split_verses()
     rng = np.random.default_rng(seed)

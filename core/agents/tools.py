@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-KB_DIR = Path(__file__).resolve().parent.parent / "assets" / "kb"
+KB_DIR = Path(__file__).resolve().parents[2] / "assets" / "kb"
 
 
 class ToolError(ValueError):

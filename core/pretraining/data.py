@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 CORPUS_PATH = ASSETS / "corpus" / "kjv.tsv"
 HELDOUT_EVERY = 20  # one chapter in 20 is held out (5%)
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from core.data import ASSETS
+from core.pretraining.data import ASSETS
 
 DOCS_DIR = ASSETS / "docs"
 STRATEGIES = ("fixed", "sentence", "paragraph")

@@ -1,0 +1,9 @@
+"""Agents: a ReAct loop whose every step is data, safe tools, and prompt injection shown and defended.
+
+Modules:
+- trace: Decisions, Steps and Traces as plain data; reading an Action line.
+- loop: the ReAct loop, the prompt a real LLM would receive, and example tasks.
+- policies: who writes each step, a scripted policy (rules, not a model) or a tiny LM.
+- injection: spotting instruction-like text in questions and tool output.
+- tools: the AST calculator and BM25 search over the knowledge base, with limits.
+"""
