@@ -25,13 +25,13 @@ PARAMS = [
 ]
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@ui.cached_compute(max_entries=64, max_size="32MB")
 def _encoder_attention(text: str) -> attention.EncoderAttention:
     model, tokenizer = ui.encoder()
     return attention.encoder_attention(model, tokenizer, text)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@ui.cached_compute(max_entries=64, max_size="32MB")
 def _next_token_logits(prompt: str) -> next_token.NextTokenLogits:
     model, tokenizer = ui.causal_lm("tiny-lm")
     return next_token.next_token_logits(model, tokenizer, prompt)

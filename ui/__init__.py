@@ -1,14 +1,15 @@
 """The small Streamlit layer shared by every page: cached loaders, the compute lock's waiting
 message, URL state, "the code behind this", and paper links. Logic lives in core/; this is glue.
 """
+import functools
 import inspect
 from contextlib import contextmanager
 
 import streamlit as st
 
 from core import models
-from core.compute import COMPUTE_LOCK, set_threads
-from core.state import Param
+from core.compute import COMPUTE_LOCK, Busy, LockTimeout, set_threads
+from core.state import Param, Rule, apply_rules
 
 
 # ---- cached loaders: one copy per process, shared by every session ----------------------------
@@ -47,28 +48,68 @@ def require_model(key: str) -> bool:
 
 
 # ---- the compute lock ----------------------------------------------------------------------
+def cached_compute(max_entries: int = 64, max_size: str = "16MB", ttl: str | None = None):
+    """st.cache_data whose body runs under the process-wide compute lock: only real work queues.
+
+    The lock is taken inside the cached function, so a cache hit returns at once even while someone
+    else's long job holds the lock, and thirty identical requests compute once (Streamlit holds a
+    per-key lock while the first computes). Every cache is bounded in entries and in bytes.
+
+        @ui.cached_compute(max_entries=32, max_size="8MB")
+        def _similarity(n: int, seed: int) -> Result: ...
+    """
+    def decorate(fn):
+        @functools.wraps(fn)
+        def locked(*args, **kwargs):
+            with COMPUTE_LOCK.hold():
+                return fn(*args, **kwargs)
+
+        return st.cache_data(max_entries=max_entries, max_size=max_size, ttl=ttl, show_spinner=False)(locked)
+
+    return decorate
+
+
 @contextmanager
 def heavy(what: str = "Computing"):
-    """Run heavy work behind the process-wide lock, telling the user if they are queued."""
+    """Around a call to a `cached_compute` function: say where this viewer stands in the queue, show a
+    spinner, and turn a full queue or a timeout into a clear message instead of a traceback (the rest
+    of the page is then not drawn: `st.stop()`)."""
     note = st.empty()
     if COMPUTE_LOCK.busy():
-        note.info(f"⏳ {what}: waiting for the CPU, {COMPUTE_LOCK.waiting + 1} run(s) ahead of you "
-                  "(everyone on this server shares one lock, so each run stays fast).")
-    with COMPUTE_LOCK.hold(), st.spinner(f"{what}…"):
+        ahead = COMPUTE_LOCK.waiting + 1
+        note.info(f"⏳ {what}: queued behind {ahead} run(s) on this server (first come, first served; "
+                  "everyone shares one CPU lock so each run stays fast). Results already computed by anyone "
+                  "show at once.")
+    try:
+        with st.spinner(f"{what}…"):
+            yield
+    except Busy:
+        note.warning(f"The server is busy: {COMPUTE_LOCK.waiting} runs are queued. Try again in a moment; "
+                     "results someone has already computed still show at once.")
+        st.stop()
+    except LockTimeout:
+        note.warning(f"{what}: waited {COMPUTE_LOCK.timeout_s:.0f} s for the CPU without getting it. "
+                     "Try again in a moment.")
+        st.stop()
+    else:
         note.empty()
-        yield
 
 
 # ---- shareable state in the URL ------------------------------------------------------------
-def bind_params(params: list[Param]) -> None:
-    """Seed widget values (widget key = URL key) from st.query_params, validated and clamped.
+def bind_params(params: list[Param], rules: tuple[Rule, ...] = ()) -> None:
+    """Seed widget values (widget key = URL key) from st.query_params: validated, clamped, snapped
+    to each widget's step, then made consistent by the page's cross-parameter rules.
 
     Call before drawing the widgets; call `sync_params` after.
     """
-    for p in params:
-        if p.key not in st.session_state:
-            raw = st.query_params.get(p.key)
-            st.session_state[p.key] = p.default if raw is None else p.parse(raw)
+    fresh = {p.key: (p.default if st.query_params.get(p.key) is None else p.parse(st.query_params.get(p.key)))
+             for p in params if p.key not in st.session_state}
+    if not fresh:
+        return
+    current = {p.key: st.session_state.get(p.key, fresh.get(p.key)) for p in params}
+    for key, value in apply_rules(current, rules).items():
+        if key in fresh:
+            st.session_state[key] = value
 
 
 def sync_params(params: list[Param]) -> None:
