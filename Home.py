@@ -1,17 +1,23 @@
 """LLM Lab: the entry point. `streamlit run Home.py`."""
 import streamlit as st
 
-st.set_page_config(page_title="LLM Lab", page_icon="🧪", layout="wide")
+from ui import chrome
 
+st.set_page_config(page_title="LLM Lab", page_icon=":material/science:", layout="wide")
+
+# Material icons are drawn from Streamlit's own icon font: they render on machines without an emoji font.
 PAGES = [
-    st.Page("pages/transformer.py", title="Transformer", icon="🔍", url_path="transformer"),
-    st.Page("pages/pretraining.py", title="Pretraining", icon="📚", url_path="pretraining"),
-    st.Page("pages/fine_tuning.py", title="Fine-tuning", icon="🎯", url_path="fine_tuning"),
-    st.Page("pages/inference.py", title="Inference", icon="⚡", url_path="inference"),
-    st.Page("pages/multimodal.py", title="Multimodal", icon="🖼️", url_path="multimodal"),
-    st.Page("pages/agents.py", title="Agents", icon="🤖", url_path="agents"),
-    st.Page("pages/rag.py", title="RAG & long context", icon="🔎", url_path="rag"),
+    st.Page("pages/transformer.py", title="Transformer", icon=":material/hub:", url_path="transformer"),
+    st.Page("pages/pretraining.py", title="Pretraining", icon=":material/menu_book:", url_path="pretraining"),
+    st.Page("pages/fine_tuning.py", title="Fine-tuning", icon=":material/tune:", url_path="fine_tuning"),
+    st.Page("pages/inference.py", title="Inference", icon=":material/bolt:", url_path="inference"),
+    st.Page("pages/multimodal.py", title="Multimodal", icon=":material/image:", url_path="multimodal"),
+    st.Page("pages/agents.py", title="Agents", icon=":material/smart_toy:", url_path="agents"),
+    st.Page("pages/rag.py", title="RAG & long context", icon=":material/travel_explore:", url_path="rag"),
 ]
-HOME = st.Page("pages/home.py", title="Home", icon="🧪", default=True)
+HOME = st.Page("pages/home.py", title="Home", icon=":material/science:", default=True)
 
-st.navigation({"LLM Lab": [HOME], "Pages": PAGES}).run()
+page = st.navigation({"LLM Lab": [HOME], "Pages": PAGES})
+chrome.top()
+page.run()
+chrome.bottom()

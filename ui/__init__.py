@@ -148,14 +148,24 @@ def text_input_checked(text: str, max_chars: int, what: str = "text") -> str | N
 
 
 def quiz(page: str) -> None:
-    """The page's closing questions: pick an answer, check it, read why."""
+    """The page's closing questions: pick an answer, check it, read why; the score is kept for the session."""
+    from core.content.home import PAGE_FILES
     from core.content.quizzes import QUIZZES
 
     st.subheader("Check yourself")
-    for i, q in enumerate(QUIZZES[page]):
+    questions = QUIZZES[page]
+    right = 0
+    for i, q in enumerate(questions):
         choice = st.radio(q.question, q.options, index=None, key=f"quiz_{page}_{i}")
         if choice is not None:
             if q.options.index(choice) == q.answer:
+                right += 1
                 st.success(f"Right. {q.why}")
             else:
                 st.error(f"Not quite: the answer is “{q.options[q.answer]}”. {q.why}")
+            if getattr(q, "section", ""):
+                st.page_link(PAGE_FILES[page], label=f"Back to {q.section}", icon=":material/undo:",
+                             query_params={"section": q.section})
+    answered = sum(st.session_state.get(f"quiz_{page}_{i}") is not None for i in range(len(questions)))
+    st.session_state.setdefault("quiz_scores", {})[page] = (right, answered, len(questions))
+    st.metric("Your score on this page", f"{right} / {len(questions)}", help=f"{answered} answered so far")

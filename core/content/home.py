@@ -1,4 +1,6 @@
-"""The landing page's words: what each page teaches and the three learning paths."""
+"""The landing page's words: what each page teaches and the three learning paths, as deep links."""
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 PAGE_FILES = {
     "Transformer": "pages/transformer.py",
@@ -27,24 +29,118 @@ PAGE_SUMMARIES = {
                           "chunks and the prompt a generator would get.",
 }
 
+PAGE_URLS = {  # st.Page url_path of each page (Home.py)
+    "Transformer": "transformer", "Pretraining": "pretraining", "Fine-tuning": "fine_tuning",
+    "Inference": "inference", "Multimodal": "multimodal", "Agents": "agents", "RAG & long context": "rag",
+}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One stop on a learning path: a deep link (page + URL settings) with "try this, expect that"."""
+    page: str
+    params: tuple  # (key, value) pairs of the page's URL parameters: the link opens this exact view
+    what: str  # what the stop teaches
+    try_this: str
+    expect: str
+
+    def query(self) -> dict:
+        return dict(self.params)
+
+    def url(self) -> str:
+        """Relative URL of the view, e.g. 'inference?section=KV+cache'."""
+        return PAGE_URLS[self.page] + (("?" + urlencode(self.query())) if self.params else "")
+
+
 LEARNING_PATHS = {
     "Beginner": [
-        ("Transformer", "what a token is, and what attention looks at"),
-        ("Pretraining", "how a tokenizer is learned from text"),
-        ("Inference", "how a model picks the next word, and why a cache makes it fast"),
-        ("RAG & long context", "how a model can look things up"),
+        Stop("Transformer", (("sentence", "The cat sat on the mat because it was tired."), ("layer", 1), ("head", 1)),
+             "what a token is, and what attention looks at",
+             "Read how WordPiece splits the sentence, then move the layer slider from 1 to 6.",
+             "Early layers attend to neighbours and [CLS]/[SEP]; later heads link words that belong together."),
+        Stop("Transformer", (("prompt", "And God said, Let there be"), ("temperature", 1.0)),
+             "how a model picks the next word",
+             "Drag the temperature from 0.2 to 2.",
+             "Low temperature puts almost all probability on one token; high temperature flattens the bars."),
+        Stop("Pretraining", (("vocab", 1000),),
+             "how a tokenizer is learned from text",
+             "Train with a vocabulary of 300, then 4,000.",
+             "A bigger vocabulary packs more characters into each token: fewer tokens for the same text."),
+        Stop("Inference", (("section", "Decoding"),),
+             "greedy, sampling, top-k and top-p, step by step",
+             "Switch the strategy from greedy to top-p and change the seed.",
+             "Greedy always writes the same text; sampling changes with the seed."),
+        Stop("Inference", (("section", "KV cache"),),
+             "why a cache makes generation fast",
+             "Run the timing with and without the cache.",
+             "Without the cache every new token recomputes the whole prefix, so later tokens get slower."),
+        Stop("RAG & long context", (("size", 400), ("overlap", 80), ("k", 4)),
+             "how a model can look things up",
+             "Ask your own question and read the top chunks.",
+             "The chunks with the highest cosine similarity share meaning with the question, not only words."),
+        Stop("Agents", (("task", "gpt3_per_layer"), ("policy", "scripted")),
+             "a model that uses tools",
+             "Follow each Thought, Action and Observation.",
+             "The agent searches for the numbers, then calls the calculator instead of guessing."),
     ],
     "Application developer": [
-        ("Inference", "latency, memory and quality of quantized models"),
-        ("Fine-tuning", "when LoRA is enough, and what it costs"),
-        ("RAG & long context", "chunking, embeddings and vector search"),
-        ("Agents", "tool use and its failure modes"),
+        Stop("Inference", (("section", "Quantization"),),
+             "latency, memory and quality of quantized models",
+             "Look at the weight histogram of NF4, then INT8.",
+             "NF4 has 16 levels packed densely near zero, where most weights are; INT8 has 255 evenly spaced."),
+        Stop("Inference", (("section", "Serving"),),
+             "how a server batches many users",
+             "Compare static and continuous batching on the same trace.",
+             "Continuous batching keeps the batch full, so throughput rises and KV memory is used far better."),
+        Stop("Fine-tuning", (("ft_rank", 8), ("ft_modules", "qv")),
+             "when LoRA is enough, and what it costs",
+             "Compare the trainable parameters of full fine-tuning and LoRA, then train both.",
+             "LoRA trains a small fraction of the weights and still lowers the task loss."),
+        Stop("RAG & long context", (("size", 200), ("overlap", 40), ("strategy", "sentence")),
+             "chunking, embeddings and vector search",
+             "Change the chunk size and the strategy, then look at the recall of each faiss index.",
+             "Small chunks are precise but lose context; approximate indexes trade a little recall for speed."),
+        Stop("Agents", (("task", "injection_kb"), ("policy", "gullible")),
+             "tool use and its failure modes",
+             "Run the planted document with the gullible policy, then the scripted one.",
+             "The gullible policy obeys the injected instruction; the safe one treats tool output as data."),
+        Stop("Multimodal", (("source", "generated"), ("shape", "circle"), ("colour", "red")),
+             "zero-shot classification with CLIP",
+             "Change the shape and colour of the picture.",
+             "The most probable label prompt follows the picture without any classifier being trained."),
     ],
     "Researcher": [
-        ("Transformer", "attention heads of a real encoder, layer by layer"),
-        ("Pretraining", "tokenizer training and compression"),
-        ("Fine-tuning", "parameter-efficient methods measured"),
-        ("Multimodal", "contrastive image/text training"),
-        ("Inference", "KV cache, quantization and decoding, measured"),
+        Stop("Transformer", (("layer", 6), ("head", 1)),
+             "attention heads of a real encoder, layer by layer",
+             "Step through the heads of the last layer.",
+             "Heads specialise: some attend to the next token, some to punctuation, some to related words."),
+        Stop("Pretraining", (("vocab", 4000),),
+             "tokenizer training and compression",
+             "Watch the BPE merges on a sentence, then the compression curve.",
+             "Characters per token rises quickly with the first merges and then flattens."),
+        Stop("Fine-tuning", (("ft_rank", 32), ("ft_alpha", 64)),
+             "parameter-efficient methods measured",
+             "Raise the LoRA rank and train again.",
+             "Trainable parameters grow linearly with the rank; the loss gains less and less."),
+        Stop("Inference", (("section", "Speculative decoding"), ("spec_k", 4)),
+             "a draft model proposes, the target verifies",
+             "Change k and read the acceptance rate.",
+             "The output equals the target's own greedy text; the speed-up depends on acceptance and draft cost."),
+        Stop("Inference", (("section", "KV cache"),),
+             "the KV cache's memory for real model configurations",
+             "Pick a model with grouped-query attention and a long context.",
+             "KV bytes per token are 2 · layers · KV heads · head dim · bytes: GQA divides them by the group size."),
+        Stop("Multimodal", (("batch", 8), ("view", "cosine")),
+             "contrastive image/text training",
+             "Compare the similarity matrix of the trained and the untrained CLIP.",
+             "The trained model's diagonal stands out: each picture is closest to its own caption."),
+        Stop("RAG & long context", (("index", "hnsw"), ("hnsw_m", 16), ("ef", 16)),
+             "approximate nearest-neighbour search",
+             "Raise efSearch and watch recall against exact search.",
+             "Recall climbs towards 1.0 as efSearch grows, at the price of query time."),
+        Stop("Agents", (("task", "hostile_math"),),
+             "what a tool must refuse",
+             "Run the hostile expression.",
+             "The calculator refuses before computing: a tool must be safe whatever the model writes."),
     ],
 }
