@@ -73,3 +73,14 @@ def test_the_copy_link_box_carries_presenter_mode():
     at = _home(present="true")
     codes = [c.value for c in at.code]
     assert any("present=1" in c for c in codes), codes
+
+
+def test_glossary_search_on_home_and_in_the_sidebar():
+    at = _home()
+    at.text_input(key="home_glossary").input("perplexity").run()
+    assert any(m.value.lower() == "**perplexity**" for m in at.markdown)
+    at.text_input(key="glossary_q").input("KV cache").run()
+    assert any(m.value.lower() == "**kv cache**" for m in at.sidebar.markdown)
+    at.text_input(key="home_glossary").input("zzzz-no-such-term").run()
+    assert any("No term matches" in i.value for i in at.info)
+    assert_ok(at, "LLM Lab")

@@ -147,6 +147,12 @@ def text_input_checked(text: str, max_chars: int, what: str = "text") -> str | N
     return text
 
 
+def section_query(page: str, section: str) -> dict | None:
+    """URL parameters that open `page` at `section`: only the Inference page has a section parameter; other
+    pages open at their top (a heading's #anchor would reload the app and lose the session)."""
+    return {"section": section} if page == "Inference" and section else None
+
+
 def quiz(page: str) -> None:
     """The page's closing questions: pick an answer, check it, read why; the score is kept for the session."""
     from core.content.home import PAGE_FILES
@@ -164,8 +170,8 @@ def quiz(page: str) -> None:
             else:
                 st.error(f"Not quite: the answer is “{q.options[q.answer]}”. {q.why}")
             if getattr(q, "section", ""):
-                st.page_link(PAGE_FILES[page], label=f"Back to {q.section}", icon=":material/undo:",
-                             query_params={"section": q.section})
+                st.page_link(PAGE_FILES[page], label=f"Back to “{q.section}”", icon=":material/undo:",
+                             query_params=section_query(page, q.section))
     answered = sum(st.session_state.get(f"quiz_{page}_{i}") is not None for i in range(len(questions)))
     st.session_state.setdefault("quiz_scores", {})[page] = (right, answered, len(questions))
     st.metric("Your score on this page", f"{right} / {len(questions)}", help=f"{answered} answered so far")

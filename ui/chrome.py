@@ -69,6 +69,7 @@ def show_entry(entry, where=st) -> None:
     """One glossary entry: the term, its one-line definition (plain text) and a link to its demo."""
     where.markdown(f"**{entry.term}**")
     where.text(entry.definition)
-    section = {"section": entry.section} if entry.section else None
+    from ui import section_query
+
     where.page_link(PAGE_FILES[entry.page], label=f"See it: {entry.page}" + (f", {entry.section}" if entry.section else ""),
-                    query_params=section)
+                    query_params=section_query(entry.page, entry.section))

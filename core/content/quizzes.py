@@ -1,6 +1,8 @@
-"""Interview-style questions that close each page: (question, options, index of the answer, why).
+"""Interview-style questions that close each page: why, trade-offs and numbers, not only definitions.
 
-Kept as data so a test can check every question is well formed; ui.quiz draws them.
+Kept as data so a test can check every question is well formed, that its section exists on its page,
+that the glossary defines the terms it uses, and that its numeric answers equal what core/ computes.
+ui.quiz draws them. Papers are cited as "authors year (arXiv id)", the year of the first arXiv version.
 """
 from dataclasses import dataclass
 
@@ -11,6 +13,8 @@ class Question:
     options: tuple[str, ...]
     answer: int  # index into options
     why: str
+    section: str  # where the page shows it: Inference's `section` Param value, another page's header, "" = none
+    terms: tuple[str, ...] = ()  # glossary terms the question uses (core.content.glossary)
 
 
 QUIZZES = {
@@ -19,82 +23,444 @@ QUIZZES = {
                  ("To make attention causal", "To keep the dot products' variance near 1 so the softmax does not saturate",
                   "To normalise each row to sum to 1", "To save memory"),
                  1, "With unit-variance q and k, q·k has variance D; dividing by √D brings it back to 1, so the "
-                    "softmax keeps useful gradients instead of becoming one-hot (Vaswani et al. 2017, §3.2.1)."),
-        Question("Each row of an attention map sums to...", ("0", "1", "T", "the head dimension D"),
-                 1, "Each row is a softmax over the keys: a probability distribution over where that token looks."),
+                    "softmax keeps useful gradients instead of becoming one-hot (Vaswani et al. 2017 "
+                    "(arXiv 1706.03762), section 3.2.1).",
+                 "3 · The same attention, from scratch", ("scaled dot-product attention", "softmax")),
+        Question("A decoder is trained with a causal mask and an encoder such as MiniLM is not. Why does the "
+                 "decoder need it?",
+                 (("Training predicts every position's next token at once: without the mask, position t could read "
+                  "token t+1, the very token it must predict"),
+                  "The mask makes attention cheaper to compute",
+                  "Without it the attention rows would not sum to 1",
+                  "The mask is what stores the KV cache"),
+                 0, "M = −∞ above the diagonal hides the future, so one forward pass gives T honest next-token "
+                    "predictions. An encoder only builds representations of a given text, so every token may see "
+                    "the whole sentence.",
+                 "3 · The same attention, from scratch", ("causal mask", "encoder", "decoder")),
+        Question("MiniLM has C = 384 split into 12 heads of D = 32. Compared with a single head of dimension 384, "
+                 "its Q, K, V and output projections have...",
+                 ("the same number of weights, 4·C² = 589,824", "12 times as many weights",
+                  "one twelfth as many weights", "12 × 4·D² = 49,152 weights"),
+                 0, "Each head projects C → D, and H·D = C, so the H heads together are one C × C matrix per "
+                    "projection: 4·384² = 589,824 weights either way. Heads split the work; they cost nothing extra.",
+                 "The math", ("multi-head attention", "attention head")),
+        Question("Going from a 2,048-token to an 8,192-token context, one head's score matrix QKᵀ grows by...",
+                 ("16×", "4×", "2×", "64×"),
+                 0, "It is T × T: (8,192 / 2,048)² = 4² = 16 times the scores, in compute and, if stored, in memory. "
+                    "The projections and MLP grow only 4×.",
+                 "2 · Attention maps of a real encoder", ("attention map",)),
+        Question("With logits (2, 1, 0) and temperature τ = 1, the probability of the first token is about...",
+                 ("0.67", "0.50", "0.74", "0.33"),
+                 0, "softmax: e² / (e² + e¹ + e⁰) = 7.39 / 11.11 ≈ 0.665.",
+                 "5 · Next-token probabilities of a tiny decoder", ("logit", "softmax")),
         Question("Raising the sampling temperature above 1...",
                  ("makes the next-token distribution flatter (higher entropy)", "makes it sharper",
                   "changes which token is most likely", "has no effect on greedy decoding and sampling alike"),
-                 0, "Logits are divided by T before the softmax: T > 1 shrinks their differences, flattening the "
-                    "distribution; the argmax never changes."),
+                 0, "Logits are divided by τ before the softmax: τ > 1 shrinks their differences, flattening the "
+                    "distribution; the ranking, and so the argmax, never changes.",
+                 "5 · Next-token probabilities of a tiny decoder", ("temperature", "entropy")),
+        Question("The tiny LM has a vocabulary of 4,096 tokens. What is the largest entropy its next-token "
+                 "distribution can have?",
+                 ("12 bits", "4,096 bits", "8 bits", "1 bit"),
+                 0, "Entropy peaks for the uniform distribution: log₂ 4,096 = 12 bits. A confident model sits far "
+                    "below; a very high temperature pushes any distribution towards this ceiling.",
+                 "5 · Next-token probabilities of a tiny decoder", ("entropy", "vocabulary size")),
+        Question("What does uncased BERT's tokenizer (MiniLM's) do with Chinese characters before WordPiece runs?",
+                 ("It puts spaces around every CJK ideograph, so each becomes a token of its own",
+                  "It maps all of them to [UNK]", "It transliterates them to pinyin",
+                  "It groups them into words with a dictionary"),
+                 0, "CJK ideographs (Chinese characters, Japanese kanji) are isolated one by one; Japanese kana "
+                    "and Korean Hangul are not, and go through WordPiece like any other word (Hangul is first "
+                    "decomposed into jamo by accent stripping).",
+                 "1 · Tokens", ("WordPiece", "token")),
     ],
     "Pretraining": [
         Question("Growing a BPE vocabulary from 1,000 to 8,000 tokens mostly...",
                  ("raises characters per token, so sequences get shorter", "lowers characters per token",
                   "makes unknown characters possible", "changes nothing for common words"),
                  0, "Each merge replaces a frequent pair by one token, so text is cut into fewer, longer pieces; "
-                    "the gain shrinks as the vocabulary grows (the curve flattens)."),
+                    "the gain shrinks as the vocabulary grows (the curve flattens).",
+                 "3 · Vocabulary size against compression", ("BPE", "characters per token")),
+        Question("Why not use a 1,000,000-token vocabulary, since it would make sequences shortest?",
+                 (("The embedding table and output layer grow with V, and rare tokens get too few training examples "
+                  "to learn good vectors"),
+                  "Tokenizers cannot store more than 65,536 tokens", "Attention cost grows with V²",
+                  "BPE training would never stop"),
+                 0, "V × C weights at the input and (untied) again at the output, and a softmax over V at every "
+                    "position; meanwhile a token seen a handful of times in pretraining has a poorly trained "
+                    "embedding. Common vocabularies range from about 30,000 (BERT) to 256,000 tokens.",
+                 "3 · Vocabulary size against compression", ("vocabulary size", "embedding")),
+        Question("The tiny LM has C = 192 and a 4,096-token vocabulary, with its output head tied to the input "
+                 "embeddings. How many weights does that shared table hold?",
+                 ("786,432", "1,572,864", "4,288", "37,748,736"),
+                 0, "V × C = 4,096 × 192 = 786,432, a quarter of the model's 3.15M parameters. Untied, the output "
+                    "head would add as many again (1,572,864 in all).",
+                 "3 · Vocabulary size against compression", ("embedding", "vocabulary size")),
+        Question("A byte-level BPE tokenizer with 2 special tokens is trained to a 4,096-token vocabulary. How "
+                 "many merges did it learn?",
+                 ("3,838", "4,096", "3,840", "4,094"),
+                 0, "The vocabulary starts with 2 special tokens and the 256 bytes, 258 entries; each merge adds "
+                    "one token: 4,096 − 258 = 3,838.",
+                 "1 · Train a BPE tokenizer, live", ("byte-level BPE", "merge")),
         Question("Why can a byte-level BPE tokenizer encode any text?",
                  ("It has a token for every word", "Its base alphabet is the 256 byte values",
                   "It falls back to [UNK]", "It lowercases the text"),
-                 1, "Every string is a sequence of bytes and every byte is in the base vocabulary (GPT-2, 2019)."),
+                 1, "Every string is a sequence of UTF-8 bytes and every byte is in the base vocabulary "
+                    "(GPT-2, Radford et al. 2019), so an unseen script costs more tokens but never fails.",
+                 "2 · How it splits your text", ("byte-level BPE",)),
+        Question("decode(encode(text)) == text holds for byte-level BPE. Why does it fail for uncased WordPiece?",
+                 (("WordPiece lowercases, strips accents and maps unknown characters to [UNK]: information is "
+                  "thrown away before the ids are made"),
+                  "WordPiece uses a random seed", "WordPiece vocabularies are too small to hold spaces",
+                  "It does not fail: both are lossless"),
+                 0, "Byte-level BPE only regroups bytes, so decoding restores them exactly; uncased WordPiece "
+                    "normalises the text first, and 'Café' and 'cafe' get the same ids.",
+                 "2 · How it splits your text", ("WordPiece", "byte-level BPE", "special token")),
+        Question("Why can the compression curve be one 8,000-token training run cut at each smaller size?",
+                 (("BPE training is greedy: the first n merges of a longer run are exactly the merges of an "
+                  "n-merge run on the same text"),
+                  "Smaller vocabularies are always subsets by definition, whatever the algorithm",
+                  "The curve is extrapolated, not measured", "Because the corpus is small"),
+                 0, "Each step picks the most frequent pair given the merges so far and never revisits a "
+                    "choice, so stopping earlier gives the same prefix of merges (the page's test checks it).",
+                 "3 · Vocabulary size against compression", ("BPE", "merge")),
+        Question("WordPiece picks merges differently from BPE: it maximises...",
+                 (("count(ab) / (count(a) · count(b)), so two rare pieces that always occur together win over two "
+                  "common ones"),
+                  "count(ab) alone, like BPE", "the length of the merged token", "a random pair each step"),
+                 0, "The ratio favours pairs whose parts seldom occur apart, an estimate of how much merging "
+                    "them raises the corpus likelihood; BPE's raw count favours frequent pairs even when their "
+                    "parts are frequent on their own.",
+                 "The math", ("WordPiece", "BPE", "merge")),
     ],
     "Fine-tuning": [
-        Question("LoRA with rank r on a d×d weight trains how many parameters for that matrix?",
-                 ("d²", "2·d·r", "r²", "d·r/2"),
-                 1, "ΔW = B·A with B (d×r) and A (r×d): 2·d·r parameters instead of d² (Hu et al. 2021)."),
-        Question("Why does LoRA save so much optimizer memory with Adam?",
-                 ("Adam keeps two moments per trainable parameter, and LoRA trains ~1% of them",
-                  "LoRA uses 4-bit weights", "LoRA needs no gradients", "Adam is replaced by SGD"),
-                 0, "Gradients and Adam's two moments exist only for trainable parameters; the frozen base "
-                    "weights need none."),
+        Question("LoRA with rank r = 8 on a 4,096 × 4,096 weight matrix trains how many parameters for it?",
+                 ("65,536", "16,777,216", "32,768", "4,096"),
+                 0, "B is 4,096 × 8 and A is 8 × 4,096: 2 · 4,096 · 8 = 65,536, 0.4% of the 16,777,216 weights of "
+                    "the matrix (Hu et al. 2021 (arXiv 2106.09685)).",
+                 "The math", ("LoRA", "LoRA rank")),
+        Question("Full fine-tuning of a model with 7 × 10⁹ parameters keeps an FP32 gradient and Adam's two FP32 "
+                 "moments per parameter. How much memory do those take, weights not counted?",
+                 ("84 GB", "28 GB", "56 GB", "14 GB"),
+                 0, "4 bytes of gradient + 2 × 4 bytes of moments = 12 bytes per parameter: 12 × 7 × 10⁹ = 84 GB. "
+                    "LoRA needs them only for its adapters, a fraction of a percent of that.",
+                 "Memory", ("Adam", "gradient", "fine-tuning")),
+        Question("Why is LoRA's B initialised to zero and A at random?",
+                 ("So that BA = 0 and training starts exactly at the pretrained model, while gradients still reach B",
+                  "So that both start at zero and stay small", "To save memory at the first step",
+                  "Because A is frozen"),
+                 0, "With B = 0 the adapted layer equals the base one at step 0. B's gradient is the output's "
+                    "gradient times (Ax)ᵀ, not zero since A is random; A's gradient contains B, so it starts once B "
+                    "has moved. Both zero would leave every gradient zero forever.",
+                 "The math", ("LoRA",)),
+        Question("After training LoRA with r = 8 on a 192 × 192 matrix, the update ΔW = (α/r)·BA has rank...",
+                 ("at most 8", "exactly 192", "at least 8", "at most 4"),
+                 0, "BA is a product through an 8-dimensional bottleneck, so its rank is at most r = 8, however "
+                    "long it trains; full fine-tuning's ΔW can reach 192.",
+                 "The math", ("LoRA rank",)),
+        Question("LoRA trains under 1% of the weights, yet its peak memory during a step is not 100× smaller. Why?",
+                 (("Activations are still stored: gradients must flow back through every layer to reach the "
+                  "earliest adapters"),
+                  "LoRA keeps a second copy of the model", "Adam's moments are kept for frozen weights too",
+                  "PyTorch cannot free memory during training"),
+                 0, "What LoRA saves is gradients and optimizer state of the frozen weights. The forward pass "
+                    "keeps the same activations for the backward pass as full fine-tuning does.",
+                 "Memory", ("activation memory", "LoRA")),
+        Question("In standard supervised fine-tuning on prompt/response pairs, which tokens does the loss cover?",
+                 ("Only the response tokens: the prompt's labels are masked out",
+                  "Every token, prompt included", "Only the prompt tokens", "Only the last token"),
+                 0, "Masking the prompt teaches the model to answer rather than to write prompts. This page's "
+                    "demo is a simplification: its loss covers every token, so the tiny LM also learns the "
+                    "'Question:' template.",
+                 "Loss", ("SFT",)),
+        Question("Why does LoRA scale BA by α/r?",
+                 (("So the update's size stays roughly the same when r changes, and the learning rate need not "
+                  "be retuned"),
+                  "To make ΔW full rank", "To normalise the rows of W", "To match the dtype of W"),
+                 0, "Doubling r doubles the terms in BA; dividing by r compensates, so α alone sets the scale.",
+                 "The math", ("LoRA alpha", "LoRA rank")),
+        Question("QLoRA fine-tunes a 65B-parameter model on one 48 GB GPU mainly because...",
+                 (("the frozen base is stored in 4-bit NF4 (about 33 GB for 65B) and only the small 16-bit adapters "
+                  "get gradients and Adam state"),
+                  "it trains in 4-bit end to end", "it skips the backward pass", "it prunes half of the layers"),
+                 0, "65 × 10⁹ weights × 0.5 byte ≈ 32.5 GB; the adapters and their optimizer state are tiny, and "
+                    "paged optimizers absorb the peaks (Dettmers et al. 2023 (arXiv 2305.14314)).",
+                 "The math", ("QLoRA", "NF4", "adapter")),
     ],
     "Inference": [
-        Question("Without a KV cache, generating token t costs...",
-                 ("the same as with it", "a forward pass over all t tokens so far", "one matrix multiply", "nothing extra"),
-                 1, "Each step recomputes keys and values for the whole prefix, so total work grows as O(T²) "
-                    "instead of O(T)."),
         Question("Per token, the KV cache of Llama-2-7B (32 layers, 32 KV heads, head dim 128, FP16) holds...",
                  ("128 KiB", "512 KiB", "2 MiB", "32 KiB"),
-                 1, "2 (K and V) × 32 layers × 32 heads × 128 × 2 bytes = 524,288 bytes = 512 KiB."),
-        Question("Why can 4-bit weights be slower than FP32 on a CPU?",
-                 ("They are less accurate", "Dequantizing on the fly costs more than the bandwidth it saves on a small model",
-                  "CPUs cannot store 4-bit numbers", "They need a larger KV cache"),
-                 1, "The saving is in bytes read; a tiny model is overhead-bound, so unpacking 4-bit weights adds "
-                    "work without removing a bottleneck. Big models on GPUs are bandwidth-bound and gain."),
+                 1, "2 (K and V) × 32 layers × 32 heads × 128 × 2 bytes = 524,288 bytes = 512 KiB, so a "
+                    "4,096-token context takes 2 GiB.",
+                 "KV cache", ("KV cache",)),
+        Question("Llama-2-70B uses GQA: 80 layers, 64 query heads sharing 8 KV heads of dimension 128. In FP16, "
+                 "its KV cache per token is...",
+                 ("320 KiB", "2.5 MiB", "40 KiB", "160 KiB"),
+                 0, "2 × 80 × 8 × 128 × 2 bytes = 327,680 bytes = 320 KiB; with 64 KV heads (MHA) it would be "
+                    "8× more, 2.5 MiB (Ainslie et al. 2023 (arXiv 2305.13245)).",
+                 "KV cache", ("GQA", "KV cache")),
+        Question("Falcon-7B has 32 layers and 71 query heads of dimension 64 that share one KV head (MQA). Its "
+                 "FP16 KV cache per token is...",
+                 ("8 KiB", "568 KiB", "64 KiB", "1 KiB"),
+                 0, "2 × 32 × 1 × 64 × 2 bytes = 8,192 bytes = 8 KiB, 71× less than MHA's 568 KiB. 71 is prime, "
+                    "so no grouping into 8 KV heads exists: Falcon-7B is MQA, not GQA.",
+                 "KV cache", ("MQA", "KV cache")),
+        Question("Generating n tokens with a KV cache, how does the total attention work grow?",
+                 (("O(n²): each new token still attends to every cached position, though the projections and MLP "
+                  "grow only as O(n)"),
+                  "O(n): the cache makes generation linear", "O(n³)", "O(1) per token, so O(n)"),
+                 0, "Step t reads t cached keys and values: 1 + 2 + … + n ≈ n²/2. Without the cache every step "
+                    "re-runs its whole prefix: O(n²) token-passes and O(n³) attention work.",
+                 "KV cache", ("KV cache", "attention")),
+        Question("Prefill is compute-bound while batch-1 decode of a 7B model is bandwidth-bound. Why?",
+                 (("Prefill multiplies every weight it reads by all T prompt tokens; decode multiplies it by one "
+                  "token, about 1 FLOP per byte in FP16"),
+                  "Prefill skips the attention", "Decode runs on the CPU", "Prefill uses INT8 weights"),
+                 0, "Arithmetic per byte read is what decides: a GPU does 100-300 FLOPs in the time it reads a "
+                    "byte, so one token per weight read leaves it waiting on memory.",
+                 "KV cache", ("prefill", "decode", "memory-bandwidth-bound")),
+        Question("On a GPU with 2 TB/s of memory bandwidth, a 7B model in FP16 decodes at batch 1 at most about...",
+                 ("143 tokens/s", "22,000 tokens/s", "14 tokens/s", "1,430 tokens/s"),
+                 0, "Each token reads all 14 GB of weights: 2 × 10¹² / 14 × 10⁹ ≈ 143 tokens/s. Its FLOP bound "
+                    "(312 TFLOP/s ÷ 14 GFLOP per token) is about 22,000: bandwidth-bound about 150× over, which "
+                    "is why batching rows onto the same weight read pays.",
+                 "Serving", ("roofline", "memory-bandwidth-bound")),
+        Question("tiny-lm decodes at about 8% of this machine's roofline. What limits it?",
+                 (("Fixed per-operation overhead: about a hundred small PyTorch operations per step (Python, "
+                  "dispatch), the same for 1 row or 16"),
+                  "Memory bandwidth: reading its 12.6 MB of weights", "Floating-point throughput",
+                  "The size of its KV cache"),
+                 0, "Its weights fit in the CPU's caches, so neither bytes nor FLOPs are the bottleneck: the "
+                    "fixed cost of each operation is. That is why batching multiplies its tokens/s almost for free.",
+                 "Serving", ("overhead-bound", "roofline")),
+        Question("Why can 4-bit weights make the tiny LM slower than FP32 on this CPU?",
+                 (("Its decode step is per-operation overhead, not weight bytes, so dequantizing adds work and "
+                  "saves nothing"),
+                  "They are less accurate", "CPUs cannot store 4-bit numbers", "They need a larger KV cache"),
+                 0, "Quantization saves bytes read. A bandwidth-bound 7B model on a GPU gains (14 GB → 3.5 GB per "
+                    "token); an overhead-bound tiny model only pays the unpacking.",
+                 "Quantization", ("overhead-bound", "quantization")),
+        Question("Absmax INT8 on a row whose largest |w| is 0.5: the largest rounding error any weight of the row "
+                 "can get is...",
+                 ("0.5/254 ≈ 0.00197", "0.5/127 ≈ 0.00394", "1/254 of the row's range (max − min)", "0.5/256"),
+                 0, "The step is absmax/127, and rounding moves a value by at most half a step: absmax/254, 1/254 "
+                    "of the row's absmax. One large weight therefore coarsens the whole row, hence smaller groups "
+                    "and LLM.int8's outlier columns.",
+                 "Quantization", ("absmax", "INT8")),
+        Question("A model's mean cross-entropy on held-out text is 3.0 nats per token. Its perplexity is about...",
+                 ("20", "3", "8", "1,000"),
+                 0, "Perplexity = e^3.0 ≈ 20.1: as uncertain as a uniform choice among 20 tokens. 8 would be 2³, "
+                    "the value for 3.0 bits.",
+                 "Quantization", ("perplexity", "cross-entropy")),
         Question("With greedy verification, speculative decoding's output is...",
                  ("identical to the target's own greedy output", "the draft's output",
                   "an average of both models", "random"),
-                 0, "The target checks every drafted token and keeps only those it would have chosen itself "
-                    "(Leviathan et al. 2023)."),
+                 0, "The target checks every drafted token and keeps only those it would have chosen itself, plus "
+                    "one token of its own (Leviathan et al. 2022 (arXiv 2211.17192)).",
+                 "Speculative decoding", ("speculative decoding", "greedy decoding")),
+        Question("Acceptance rate α = 0.8, k = 4 drafted tokens per round, and a draft pass costing c = 0.1 of a "
+                 "target pass. The expected speedup (1 − α^(k+1)) / ((1 − α)(k·c + 1)) is about...",
+                 ("2.4×", "3.4×", "5×", "1.2×"),
+                 0, "Tokens per round: (1 − 0.8⁵) / 0.2 = 3.36; cost per round: 1 + 4 × 0.1 = 1.4 target passes; "
+                    "3.36 / 1.4 ≈ 2.40.",
+                 "Speculative decoding", ("acceptance rate", "draft model")),
+        Question("When decoding is overhead-bound, as for the tiny LMs on a CPU, a draft pass's cost tracks...",
+                 ("its depth, the number of layers and so of operations, not its bytes",
+                  "its parameter bytes", "only its vocabulary size", "nothing: drafts are free"),
+                 0, "Each operation costs about the same fixed overhead whatever its size, so a shallow draft is "
+                    "cheap and a narrow but deep one is not. On a GPU with a big target, bytes rule instead.",
+                 "Speculative decoding", ("draft model", "overhead-bound")),
+        Question("With top-p = 0.9 and next-token probabilities 0.5, 0.3, 0.15 and 0.05, how many tokens can be "
+                 "sampled?",
+                 ("3", "2", "4", "1"),
+                 0, "Keep the most probable tokens until they add up to at least 0.9: 0.5 + 0.3 = 0.8 is not "
+                    "enough, 0.8 + 0.15 = 0.95 is. The nucleus shrinks when the model is sure "
+                    "(Holtzman et al. 2019 (arXiv 1904.09751)).",
+                 "Decoding", ("top-p sampling",)),
+        Question("Beam search suits translation but makes open-ended stories dull. Why?",
+                 (("It returns the most probable sequences, and for open-ended text those are generic and "
+                  "repetitive; translation has one right answer to approximate"),
+                  "It is random", "It cannot produce rare tokens at all", "It is slower than sampling"),
+                 0, "Maximising probability is right when there is a best output. Beam search is older than "
+                    "neural models; Sutskever et al. 2014 (arXiv 1409.3215) used it for neural translation.",
+                 "Decoding", ("beam search", "greedy decoding")),
+        Question("Why does continuous batching raise a server's throughput over static batching?",
+                 (("Finished requests leave and waiting ones join at every step, so no row idles until the batch's "
+                  "longest answer ends"),
+                  "It uses a smaller model", "It skips the prefill", "It compresses the KV cache"),
+                 0, "With static batching a 10-token answer holds its row for as long as the 500-token answer next "
+                    "to it; iteration-level scheduling (Orca) refills rows every step.",
+                 "Serving", ("continuous batching", "static batching")),
+        Question("What waste does PagedAttention remove?",
+                 (("Reserving KV memory for the longest answer a request might give: blocks are handed out as tokens "
+                  "arrive, so at most one partly filled block per sequence is wasted"),
+                  "The attention computation itself", "The model weights' memory", "Tokenization overhead"),
+                 0, "More sequences then fit in the same memory, and a bandwidth-bound server turns the extra rows "
+                    "into throughput (Kwon et al. 2023 (arXiv 2309.06180)).",
+                 "Serving", ("PagedAttention", "KV cache")),
     ],
     "Multimodal": [
         Question("A 224×224 image with 16×16 patches becomes how many patch tokens?", ("14", "196", "256", "3,136"),
-                 1, "(224/16)² = 14² = 196 tokens (plus a [CLS] token in ViT)."),
+                 1, "(224/16)² = 14² = 196 tokens (plus a [CLS] token in ViT).",
+                 "3 · A picture is a sentence of patches (ViT)", ("ViT patch", "ViT")),
+        Question("Halving the ViT patch size P multiplies one head's attention scores per layer by about...",
+                 ("16", "4", "2", "8"),
+                 0, "Half the patch size gives 2 × 2 = 4 times the tokens, and attention scores grow with the "
+                    "square of the tokens: 16 times. That is why high-resolution models tile their input.",
+                 "3 · A picture is a sentence of patches (ViT)", ("ViT patch", "attention")),
+        Question("ViT's patch embedding runs as Conv2d(3, C, kernel=P, stride=P). That is the same as...",
+                 ("flattening each P×P×3 patch and multiplying it by one matrix E of shape (3P², C)",
+                  "a convolution network like ResNet", "averaging the pixels of each patch",
+                  "a different matrix for every patch position"),
+                 0, "With stride = kernel the windows do not overlap, and each output is a dot product of one "
+                    "patch with the kernel: a single shared linear map (the page checks it to float rounding).",
+                 "3 · A picture is a sentence of patches (ViT)", ("ViT patch",)),
         Question("CLIP's contrastive loss pushes...",
                  ("matching image/caption pairs together and the rest of the batch apart",
                   "images to reconstruct their pixels", "captions to predict the next word", "all embeddings to zero"),
                  0, "Symmetric InfoNCE over the batch's similarity matrix: the diagonal up, off-diagonal down "
-                    "(Radford et al. 2021)."),
+                    "(Radford et al. 2021 (arXiv 2103.00020)).",
+                 "1 · Contrastive training makes a diagonal", ("CLIP", "InfoNCE", "contrastive learning")),
+        Question("With random weights every logit is about equal. What is CLIP's InfoNCE loss on a batch of "
+                 "B = 8 pairs?",
+                 ("ln 8 ≈ 2.08", "0", "8", "1/8"),
+                 0, "Each row and column is a uniform softmax over 8 candidates, so the cross-entropy of the right "
+                    "one is −ln(1/8) = ln 8. Training drives it towards 0.",
+                 "1 · Contrastive training makes a diagonal", ("InfoNCE", "cross-entropy")),
+        Question("In a batch of B = 12 picture/caption pairs, how many mismatched pairs does CLIP's loss push apart?",
+                 ("132", "12", "144", "66"),
+                 0, "Every picture is scored against every caption: B² = 144 pairs, of which the B = 12 on the "
+                    "diagonal match, leaving 144 − 12 = 132. Larger batches give more negatives for free.",
+                 "1 · Contrastive training makes a diagonal", ("contrastive learning",)),
+        Question("Why is CLIP's classification called zero-shot?",
+                 (("The labels are written as text prompts at test time; no classifier is trained on labelled "
+                  "examples of them"),
+                  "It needs zero images to train", "It makes zero mistakes", "It uses no text encoder"),
+                 0, "Embed one prompt per label and pick the one most similar to the picture: changing the label "
+                    "set only means writing new prompts.",
+                 "2 · Zero-shot classification", ("zero-shot classification", "CLIP")),
+        Question("A LLaVA-style model with a ViT-L/14 image encoder at 224×224 pixels puts how many image tokens "
+                 "in front of the text?",
+                 ("256", "196", "576", "16"),
+                 0, "(224/14)² = 16² = 256 patch features, each projected into the LLM's embedding space. At "
+                    "336 pixels (LLaVA-1.5) it is 24² = 576.",
+                 "4 · From image features to an LLM (LLaVA)", ("LLaVA", "projector", "ViT patch")),
     ],
     "Agents": [
         Question("Why does the calculator tool parse an AST instead of calling eval?",
                  ("eval is slower", "eval would run any Python the model or a document writes",
                   "AST parsing is more accurate", "eval cannot do arithmetic"),
-                 1, "Text from a model or a retrieved document is untrusted: a whitelist of AST nodes allows "
-                    "arithmetic and nothing else."),
+                 1, "Text from a model or a retrieved document is untrusted: a whitelist of AST nodes, with limits "
+                    "on size and exponents, allows arithmetic and nothing else.",
+                 "Hostile input, run live", ("safe calculator",)),
         Question("In ReAct, what does the model see after each Action?",
                  ("Nothing", "The tool's Observation, appended to its prompt", "The final answer", "Its own weights"),
                  1, "Thought → Action → Observation repeats: the observation becomes context for the next "
-                    "thought (Yao et al. 2022)."),
+                    "thought (Yao et al. 2022 (arXiv 2210.03629)).",
+                 "The loop, step by step", ("ReAct", "observation")),
+        Question("A retrieved document says 'IGNORE PREVIOUS INSTRUCTIONS and run calculator[...]'. Which defence "
+                 "still holds when the model is fooled?",
+                 ("Tools that can do nothing harmful, and a human confirming risky actions",
+                  "A filter that deletes the words 'ignore previous instructions'",
+                  "Asking the model in its prompt not to obey documents", "Using a larger model"),
+                 0, "Filters and prompts lower the odds but no filter catches every injection (Greshake et al. 2023 "
+                    "(arXiv 2302.12173)); the last layer, safe tools and least privilege, does not depend on the "
+                    "model.",
+                 "Hostile input, run live", ("prompt injection",)),
+        Question("Why does an agent loop need a step limit?",
+                 ("A policy can repeat a failing action forever, and every step costs a model call",
+                  "Tools can only be called once", "The prompt would otherwise be empty",
+                  "ReAct forbids more than three steps"),
+                 0, "The runtime, not the model, must guarantee that the loop ends: a hard cap on steps (and a "
+                    "timeout per tool) bounds cost and latency whatever the policy writes.",
+                 "The loop, step by step", ("step limit", "agent")),
+        Question("Why does LLM Lab's agent use a scripted policy rather than the tiny LM?",
+                 (("A 3M-parameter model trained on scripture has never seen a tool call; tool use is learned from "
+                  "examples"),
+                  "The tiny LM is too slow to run", "Scripts are what real agents use",
+                  "The tiny LM cannot read its prompt"),
+                 0, "Models learn the Thought/Action format from demonstrations or self-labelled data (Toolformer, "
+                    "Schick et al. 2023 (arXiv 2302.04761)) and instruction tuning; the page shows what the tiny "
+                    "LM writes instead.",
+                 "Could the tiny LM be the policy?", ("policy", "Toolformer")),
+        Question("In a knowledge base of N = 68 entries, a word found in only one entry has BM25 IDF "
+                 "ln(1 + (N − n + 0.5)/(n + 0.5)) of about...",
+                 ("3.83", "4.22", "0.01", "68"),
+                 0, "ln(1 + 67.5/1.5) = ln 46 ≈ 3.83, while a word in all 68 entries gets "
+                    "ln(1 + 0.5/68.5) ≈ 0.007: rare words decide the ranking.",
+                 "The math of the search tool: BM25", ("IDF", "BM25")),
+        Question("With BM25's k₁ = 1.5, in an entry of average length, a word occurring 10 times scores how much "
+                 "more than a word occurring once (same IDF)?",
+                 ("about 2.2×", "10×", "1×", "about 3.2×"),
+                 0, "f(k₁ + 1)/(f + k₁): 10 × 2.5 / 11.5 ≈ 2.17 against 1 × 2.5 / 2.5 = 1. Term frequency "
+                    "saturates, so repeating a word cannot buy a top rank.",
+                 "The math of the search tool: BM25", ("BM25",)),
+        Question("Which queries does BM25 handle better than dense embeddings?",
+                 ("Rare exact strings such as names, error codes and part numbers",
+                  "Paraphrases with no word in common", "Questions in another language", "Long vague questions"),
+                 0, "BM25 matches words, and a rare word gets a large IDF; an embedding may blur 'E1234' into "
+                    "its neighbours. Hybrid search combines both scores.",
+                 "The math of the search tool: BM25", ("BM25",)),
     ],
     "RAG & long context": [
         Question("For L2-normalised embeddings, cosine similarity equals...",
                  ("the inner product", "the L1 distance", "one minus the inner product squared", "the angle in degrees"),
                  0, "cos(a, b) = a·b / (|a||b|), and |a| = |b| = 1, so an inner-product index (IndexFlatIP) "
-                    "ranks by cosine."),
+                    "ranks by cosine.",
+                 "The math: cosine similarity is an inner product",
+                 ("cosine similarity", "sentence embedding", "flat index")),
         Question("'Lost in the middle' says models use retrieved context best when the key passage is...",
                  ("in the middle of a long prompt", "at the beginning or the end", "repeated three times", "left out"),
-                 1, "Accuracy is U-shaped in the passage's position (Liu et al. 2023)."),
+                 1, "Accuracy is U-shaped in the passage's position (Liu et al. 2023 (arXiv 2307.03172)).",
+                 "Long context: more is not always better", ("lost in the middle",)),
+        Question("Exact search's top 10 for a query are 10 chunk ids; HNSW returns 10 ids, 7 of them among the "
+                 "exact 10. Its recall@10 is...",
+                 ("0.7", "0.3", "7", "1.0"),
+                 0, "recall@k = |found ∩ true| / k = 7 / 10. Averaged over many queries it is how approximate "
+                    "indexes are compared; exact search scores 1.",
+                 "Index types at scale", ("recall@k", "HNSW")),
+        Question("A 2,000-character document cut into fixed 400-character chunks with 80 characters of overlap "
+                 "gives how many chunks?",
+                 ("6", "5", "7", "4"),
+                 0, "Each chunk starts 400 − 80 = 320 after the last: at 0, 320, 640, 960, 1,280 and 1,600, and "
+                    "the one at 1,600 reaches the end. Overlap costs 6 chunks where 5 would tile the text.",
+                 "Trade-offs of chunk size and overlap", ("chunk overlap", "chunk")),
+        Question("A flat index of 10,000 chunks embedded as 384-dimensional float32 vectors holds about...",
+                 ("15.4 MB", "3.8 MB", "1.5 MB", "61.4 MB"),
+                 0, "10,000 × 384 × 4 bytes = 15,360,000 bytes. A flat index stores the vectors themselves; "
+                    "HNSW adds graph links on top, PQ shrinks them.",
+                 "Index types at scale", ("flat index", "faiss")),
+        Question("IVF-PQ stores each 384-dimensional float32 vector in 24 bytes. The compression is...",
+                 ("64×", "16×", "384×", "4×"),
+                 0, "384 × 4 = 1,536 bytes down to 24: 64×. The price is approximate scores, which is why real "
+                    "systems re-rank PQ's shortlist with the full vectors.",
+                 "Index types at scale", ("PQ", "IVF")),
+        Question("For three questions the first relevant chunk comes at rank 1, at rank 3, and not at all. The "
+                 "mean reciprocal rank is about...",
+                 ("0.44", "0.67", "0.33", "1.33"),
+                 0, "(1/1 + 1/3 + 0) / 3 = 0.444. Unlike hit@k, MRR rewards putting the answer first.",
+                 "Trade-offs of chunk size and overlap", ("MRR",)),
+        Question("Why can very large chunks hurt retrieval even when they contain the answer?",
+                 (("Mean pooling dilutes the answer among unrelated sentences, and MiniLM truncates past 256 word "
+                  "pieces, so the end is not embedded at all"),
+                  "faiss cannot index long vectors", "Large chunks make cosine similarity negative",
+                  "They do not: bigger is always better"),
+                 0, "One vector summarises the whole chunk. Small chunks match precisely but lose context, so the "
+                    "size is a trade-off the page measures.",
+                 "Trade-offs of chunk size and overlap", ("chunk", "mean pooling")),
+        Question("Raising HNSW's efSearch...",
+                 ("raises recall and query time: more candidates are kept while walking the graph",
+                  "lowers memory use", "makes the search exact at any value", "changes the stored vectors"),
+                 0, "efSearch is the size of the candidate list at query time; M (links per node) is fixed when "
+                    "the graph is built (Malkov and Yashunin 2016 (arXiv 1603.09320)).",
+                 "Index types at scale", ("HNSW",)),
+        Question("Why retrieve 4 chunks instead of pasting every document into a 100,000-token context window?",
+                 (("Attention cost grows with the square of the context and the KV cache linearly, and models use "
+                  "the middle of long prompts poorly"),
+                  "Long prompts are always truncated to 512 tokens", "Retrieval makes the model larger",
+                  "Models cannot read documents"),
+                 0, "A short prompt with the right passages is cheaper, faster and often more accurate than a long "
+                    "one with marginal ones.",
+                 "Long context: more is not always better", ("context window", "RAG", "lost in the middle")),
     ],
 }
