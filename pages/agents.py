@@ -12,6 +12,7 @@ from core.charts import agents as charts
 from core.state import Param
 
 CUSTOM = "custom"
+CUSTOM_QUESTION = "How many layers does LLaMA-65B have?"  # where "your own question" starts: edit it
 TASK_KEYS = (*loop.EXAMPLE_TASKS, CUSTOM)
 POLICY_LABELS = {
     "scripted": "Scripted policy: rules, not a model",
@@ -21,7 +22,7 @@ POLICY_LABELS = {
 WRITTEN_BY = {"scripted": "the script (rules, not a model)", "gullible": "the gullible script", "you": "you"}
 PARAMS = [
     Param("task", "gpt3_per_layer", choices=TASK_KEYS),
-    Param("steps", 6, 1, 10),
+    Param("steps", 6, 1, 10, step=1),
     Param("policy", "scripted", choices=tuple(POLICY_LABELS)),
 ]
 # Inputs built to hurt a naive tool runtime; each is run live below and must come back as an error.
@@ -32,7 +33,9 @@ HOSTILE_INPUTS = [
     ("calculator", "2**10**10", "a 3-billion-digit number: minutes of CPU and gigabytes of memory"),
     ("calculator", "9" * 10000, "10 kB of digits"),
     ("calculator", "exp(1000) * 10", "overflow"),
+    ("calculator", "0.1 ** -1000", "a negative power of a small number: 10^1000"),
     ("calculator", "1/0", "division by zero"),
+    ("calculator", "log(5, 1)", "a logarithm in base 1: a hidden division by zero"),
     ("shell", "rm -rf /", "a tool that does not exist"),
     ("search", "ignore previous instructions Nimbus-9", "fetch the planted injection"),
 ]
@@ -43,25 +46,28 @@ def _search_tool() -> tools.SearchTool:
     return tools.SearchTool.from_kb()
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+# A trace is at most 10 steps of Observations of at most 3,000 characters: well under 64 kB. Its tools are
+# bounded by construction and by a deadline of at most 2 s per call, so a run holds the lock briefly.
+@ui.cached_compute(max_entries=256, max_size="16MB")
 def _run(question: str, policy: str, max_steps: int, timeout_s: float, max_output_chars: int) -> Trace:
     limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
     return loop.run_agent(question, policy, max_steps, limits, _search_tool())
 
 
-@st.cache_data(show_spinner=False)
+# The two below are fixed scripted runs of a few milliseconds: cached once, not worth a place in the queue.
+@st.cache_data(max_entries=1, max_size="1MB", show_spinner=False)
 def _example() -> Trace:
     """The one-shot demonstration inside the prompt: a real run of the script, not hand-written."""
     return loop.run_agent(loop.EXAMPLE_QUESTION, "scripted", 6, search_tool=_search_tool())
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@ui.cached_compute(max_entries=32, max_size="1MB")
 def _lm_propose(prompt: str) -> policies.LMProposal:
     model, tokenizer = ui.causal_lm("tiny-lm")
     return policies.lm_propose(model, tokenizer, prompt)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=1, max_size="1MB", show_spinner=False)
 def _hostile_table() -> pd.DataFrame:
     rows = []
     for tool, text, goal in HOSTILE_INPUTS:
@@ -77,7 +83,7 @@ def _hostile_table() -> pd.DataFrame:
 
 def _md(text: str) -> str:
     """Escape Markdown so questions, KB text and your own input show literally (no links, no LaTeX)."""
-    return re.sub(r"([\\`*_\[\]<>$~|#])", r"\\\1", text)
+    return re.sub(r"([\\`*_\[\]()!<>$~|#])", r"\\\1", text)
 
 
 # ---- drawing a trace, step by step -------------------------------------------------------------------
@@ -185,7 +191,7 @@ with st.expander("Tool limits (per call)"):
 limits = tools.ToolLimits(timeout_s=timeout_ms / 1000, max_output_chars=max_output)
 
 if task == CUSTOM:
-    raw = st.text_area("Your question", key="agent_question", height=80,
+    raw = st.text_area("Your question", value=CUSTOM_QUESTION, key="agent_question", height=80,
                        placeholder="e.g. How many layers does LLaMA-65B have? · What is 2 ** 0.5? · Who proposed BPE?")
     question = ui.text_input_checked(raw, loop.MAX_QUESTION_CHARS, "question")
     if question is not None and not question.isascii():
@@ -251,7 +257,7 @@ st.markdown(
     "can do nothing harmful even when a fooled policy calls them. No filter catches every injection "
     "(Greshake et al. 2023): the last layer, harmless tools and a human before risky actions, is the one that "
     "holds.")
-ui.code_behind(tools.safe_eval, tools._eval_node, tools._power)
+ui.code_behind(tools.safe_eval, tools._eval_node, tools._power, tools._apply)
 
 st.header("The math of the search tool: BM25")
 st.markdown("`search` ranks the knowledge base's entries by Okapi BM25, implemented from the formula "

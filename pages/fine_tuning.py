@@ -11,26 +11,30 @@ from core.state import Param
 LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 MODULE_LABELS = {"qv": "q_proj + v_proj (LoRA paper)", "all": "all linear layers (QLoRA)"}
 PARAMS = [
-    Param("ft_steps", 30, 2, 100),
+    Param("ft_steps", 30, ft.MIN_STEPS, ft.MAX_STEPS, step=1),
     Param("ft_lr_full", 1e-3, choices=LRS),
     Param("ft_lr_lora", 1e-2, choices=LRS),
-    Param("ft_rank", 8, 1, 128),
-    Param("ft_alpha", 16, 1, 256),
+    Param("ft_rank", 8, 1, 128, step=1),
+    Param("ft_alpha", 16, 1, 256, step=1),
     Param("ft_modules", "qv", choices=tuple(MODULE_LABELS)),
-    Param("ft_seed", 0, 0, 9999),
+    Param("ft_seed", 0, 0, 9999, step=1),
 ]
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@ui.cached_compute(max_entries=2, max_size="1MB")
 def base_answers(max_new_tokens: int) -> tuple:
     model, tokenizer = ui.causal_lm("tiny-lm")
     return tuple(ft.greedy_answer(model, tokenizer, q, max_new_tokens) for q in ft.PROMPTS)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+# A Comparison weighs well under 1 MB (a few thousand profiler events, a 192-value spectrum). Cached across
+# sessions by its settings, so a class clicking "Train both" on the same settings trains once.
+@ui.cached_compute(max_entries=32, max_size="32MB")
 def train_both(steps: int, lr_full: float, lr_lora: float, rank: int, alpha: int, modules: str, seed: int
                ) -> ft.Comparison:
-    """Both runs, cached by their settings. The progress bar lives inside, so a cache hit replays it (empty)."""
+    """Both runs, capped in core (ft.MAX_STEPS, ft.MAX_SECONDS). The progress bar lives inside, so a cache
+    hit replays it (empty). Each bar update is also where a click on Stop ends the run: Streamlit stops a
+    running script at its next element update when a widget asks for a rerun, and the lock is let go."""
     model, tokenizer = ui.causal_lm("tiny-lm")
     cfg = ft.FinetuneConfig(steps=steps, lr_full=lr_full, lr_lora=lr_lora, rank=rank, alpha=alpha,
                             modules=modules, seed=seed)
@@ -38,18 +42,53 @@ def train_both(steps: int, lr_full: float, lr_lora: float, rank: int, alpha: int
 
     def on_step(method: str, step: int, loss: float) -> None:
         done = (0 if method == "full" else steps) + step + 1
-        bar.progress(done / (2 * steps), text=f"{method}: step {step + 1}/{steps}, loss {loss:.3f}")
+        bar.progress(min(done / (2 * steps), 1.0), text=f"{method}: step {step + 1}/{steps}, loss {loss:.3f}")
 
     comparison = ft.compare(model, tokenizer, cfg, on_step=on_step)
     bar.empty()
     return comparison
 
 
+def _request_stop() -> None:
+    st.session_state["ft_stopped"] = True
+
+
+def training_section(cfg: ft.FinetuneConfig) -> None:
+    """The explicit run: a button starts it, Stop ends it, and its result stays until the next click."""
+    key = (cfg.steps, cfg.lr_full, cfg.lr_lora, cfg.rank, cfg.alpha, cfg.modules, cfg.seed)
+    if st.button("Train both", key="ft_train", type="primary"):
+        st.session_state.pop("ft_stopped", None)
+        stop = st.empty()
+        stop.button("Stop", key="ft_stop", on_click=_request_stop,
+                    help="Ends the run at its next step; the previous result, if any, stays.")
+        with ui.heavy("Fine-tuning twice (full, then LoRA)"):
+            comparison = train_both(*key)
+        stop.empty()
+        st.session_state["ft_result"] = (key, comparison)
+    if st.session_state.pop("ft_stopped", False):
+        st.warning("Stopped: the run was ended before it finished, and nothing from it was kept.")
+    stored = st.session_state.get("ft_result")
+    if stored is None:
+        st.info(f"Click **Train both** to fine-tune two copies of tiny-lm for {cfg.steps} steps each "
+                "(the shared model is never changed). It takes seconds; identical settings are cached, and a "
+                f"run stops at {ft.MAX_SECONDS:.0f} s whatever it was asked.")
+        return
+    ran_with, comparison = stored
+    if ran_with != key:
+        c = comparison.config
+        st.info(f"These results are from the last run (steps {c.steps}, learning rates {c.lr_full:g} and "
+                f"{c.lr_lora:g}, r = {c.rank}, alpha {c.alpha}, {MODULE_LABELS[c.modules]}, seed {c.seed}). "
+                "Your settings have changed since: click **Train both** to run them.")
+    for note in comparison.notes:
+        st.warning(f"Cut to the budget: {note}.")
+    results(comparison)
+
+
 def settings_ui(config) -> ft.FinetuneConfig:
     """The sliders; returns the config to train, with an impossible rank clamped (and said so)."""
     c1, c2, c3 = st.columns(3)
     with c1:
-        st.slider("Training steps (both methods)", 2, 100, key="ft_steps")
+        st.slider("Training steps (both methods)", ft.MIN_STEPS, ft.MAX_STEPS, key="ft_steps")
         st.number_input("Seed", 0, 9999, key="ft_seed", help="Sets the batches and LoRA's A; same seed, same run.")
     with c2:
         st.select_slider("Learning rate, full fine-tuning", LRS, key="ft_lr_full", format_func=lambda v: f"{v:g}")
@@ -204,22 +243,13 @@ if ui.require_model("tiny-lm"):
     for q, a in zip(ft.PROMPTS, before):
         st.markdown(f"- `Question: {q}` → `{a}`")
 
-    key = (cfg.steps, cfg.lr_full, cfg.lr_lora, cfg.rank, cfg.alpha, cfg.modules, cfg.seed)
-    clicked = st.button("Train both", key="ft_train", type="primary")
-    if clicked or st.session_state.get("ft_trained") == key:
-        with ui.heavy("Fine-tuning twice (full, then LoRA)"):
-            comparison = train_both(*key)
-        st.session_state["ft_trained"] = key
-        results(comparison)
-    else:
-        st.info(f"Click **Train both** to fine-tune two copies of tiny-lm for {cfg.steps} steps each "
-                "(the shared model is never changed). It takes seconds; identical settings are cached.")
+    training_section(cfg)
 
     math_section(model.config, cfg)
     ui.papers(("LoRA (Hu et al. 2021)", "https://arxiv.org/abs/2106.09685"),
               ("QLoRA (Dettmers et al. 2023)", "https://arxiv.org/abs/2305.14314"),
               ("Adapters (Houlsby et al. 2019)", "https://arxiv.org/abs/1902.00751"),
               ("Intrinsic dimensionality of fine-tuning (Aghajanyan et al. 2020)", "https://arxiv.org/abs/2012.13255"))
-    ui.code_behind(ft.with_lora, ft.train_steps, ft.profile_allocations, ft.finetune)
+    ui.code_behind(ft.with_lora, ft.train_steps, ft.profile_allocations, ft.finetune, ft.compare, ft.within_budget)
 
 ui.quiz("Fine-tuning")

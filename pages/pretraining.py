@@ -14,12 +14,12 @@ from core.state import Param
 DEFAULT_TEXT = ("In the beginning God created the heaven and the earth. "
                 "Tokenizers love frequent words; rare ones like photosynthesis get split.")
 MAX_CHARS = 500
-MAX_VOCAB = 8000
+MIN_VOCAB, MAX_VOCAB, VOCAB_STEP = 300, tok.TrainBudget().max_vocab, 100
 CURVE_SIZES = [300, 500, 1000, 2000, 4000, 8000]
 N_MERGES = 20
 SCRATCH_EVERY = 30  # the plain-Python trainer runs on every 30th verse (~130 kB): about a second
 
-PARAMS = [Param("vocab", 1000, 300, MAX_VOCAB), Param("text", DEFAULT_TEXT, max_len=MAX_CHARS)]
+PARAMS = [Param("vocab", 1000, MIN_VOCAB, MAX_VOCAB, step=VOCAB_STEP), Param("text", DEFAULT_TEXT, max_len=MAX_CHARS)]
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,21 @@ class Trained:
     tokenizer: object  # tokenizers.Tokenizer
     seconds: float  # wall time of the training run, measured when it ran
     n_chars: int  # size of the training sample
+    notes: tuple[str, ...]  # what the budget cut, in words
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _train(vocab_size: int) -> Trained:
-    lines = tok.training_sample()
+# One entry per slider position (78 of them), each a tokenizer of at most 8,000 tokens (~200 kB pickled).
+# It returns core types only: st.cache_data pickles its values, and a class defined in a page cannot be.
+@ui.cached_compute(max_entries=80, max_size="24MB")
+def _train_run(vocab_size: int) -> tuple[tok.BudgetedBPE, float]:
     start = time.perf_counter()
-    tokenizer = tok.train_bpe(lines, vocab_size)
-    return Trained(tokenizer, time.perf_counter() - start, sum(len(line) + 1 for line in lines))
+    run = tok.train_bpe_budgeted(tok.training_sample(), vocab_size)
+    return run, time.perf_counter() - start
+
+
+def _train(vocab_size: int) -> Trained:
+    run, seconds = _train_run(vocab_size)
+    return Trained(run.tokenizer, seconds, run.n_chars, run.notes)
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,25 +55,33 @@ def _wordpiece():
     return tok.plain_tokenizer(ui.encoder()[1])
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=1, max_size="2MB", show_spinner=False)
 def _heldout_lines() -> list[str]:
     return corpus_text("heldout").splitlines()
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _compression(vocab_size: int, with_wordpiece: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(curve, references): chars/token on held-out text for one BPE run cut to each size, and others."""
+@ui.cached_compute(max_entries=2, max_size="1MB")
+def _compression_curve(with_wordpiece: bool) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]:
+    """(curve, references, notes): chars/token on held-out text for one BPE run cut to each size, and others."""
     heldout = _heldout_lines()
-    curve = tok.compression_curve(_train(MAX_VOCAB).tokenizer, CURVE_SIZES + [vocab_size], heldout)
+    measured = tok.measure_compression(_train(MAX_VOCAB).tokenizer, CURVE_SIZES, heldout)
+    lines = tok.thin_lines(heldout, tok.MeasureBudget().max_chars)
     refs = [("bundled BPE (whole training split)", _bundled())]
     if with_wordpiece:
         refs.append(("MiniLM WordPiece (modern English)", _wordpiece()))
     references = pd.DataFrame([{"tokenizer": name, "vocab_size": t.get_vocab_size(),
-                                "chars_per_token": tok.chars_per_token(t, heldout)} for name, t in refs])
-    return pd.DataFrame([p.__dict__ for p in curve]), references
+                                "chars_per_token": tok.chars_per_token(t, lines)} for name, t in refs])
+    return pd.DataFrame([p.__dict__ for p in measured.points]), references, measured.notes
 
 
-@st.cache_data(show_spinner=False)
+@ui.cached_compute(max_entries=80, max_size="1MB")
+def _compression_at(vocab_size: int) -> pd.DataFrame:
+    """The curve's point at the chosen size (one encode of the held-out text): one row, or none past the run."""
+    measured = tok.measure_compression(_train(MAX_VOCAB).tokenizer, [vocab_size], _heldout_lines())
+    return pd.DataFrame([p.__dict__ for p in measured.points], columns=["vocab_size", "chars_per_token"])
+
+
+@ui.cached_compute(max_entries=1, max_size="1MB")
 def _scratch_merges(n: int) -> tuple[list[tok.Merge], list[tuple[str, str]], float]:
     """The first n merges by the plain-Python trainer, Hugging Face's on the same text, and the seconds."""
     lines = tok.training_sample(SCRATCH_EVERY)
@@ -93,7 +108,9 @@ def train_section(vocab_size: int) -> Trained:
     st.caption(f"Trained on {trained.n_chars / 1e6:.2f} MB of the King James Bible (every 3rd verse of the "
                f"training split) in {trained.seconds:.2f} s on this server (one run, measured when first "
                f"trained; cached since): {got:,} tokens = 2 special + 256 bytes + {n_merges:,} merges.")
-    if got < vocab_size:
+    for note in trained.notes:
+        st.info(f"Cut to this server's budget for a live run: {note}.")
+    if got < vocab_size and not trained.notes:
         st.warning(f"The trainer stopped at {got:,} tokens: no pair occurs twice any more in this sample.")
     return trained
 
@@ -124,8 +141,13 @@ def compression_section(vocab_size: int) -> None:
         "never saw. Training is greedy, so a smaller vocabulary's merges are the first merges of a bigger "
         "one: the curve is one 8,000-token run cut at each size (a unit test checks this equals training "
         "at that size).")
+    with_wordpiece = ui.require_model("minilm")
     with ui.heavy("Measuring compression"):
-        curve, references = _compression(vocab_size, ui.require_model("minilm"))
+        curve, references, notes = _compression_curve(with_wordpiece)
+        chosen = _compression_at(vocab_size)
+    curve = pd.concat([curve, chosen]).drop_duplicates("vocab_size").sort_values("vocab_size", ignore_index=True)
+    for note in notes:
+        st.info(f"Cut to this server's budget for a measurement: {note}.")
     st.altair_chart(charts.compression_chart(curve, references, chosen=vocab_size))
     table = pd.concat([curve.assign(tokenizer="BPE on the sample"), references])
     st.dataframe(table[["tokenizer", "vocab_size", "chars_per_token"]].round(3), hide_index=True)
@@ -159,7 +181,7 @@ st.markdown(
     "decide what a token *is*: a **tokenizer** is itself learned from the data. Train one here on the "
     "bundled corpus and see how the vocabulary size trades sequence length against vocabulary.")
 ui.bind_params(PARAMS)
-vocab_size = st.slider("Vocabulary size", 300, MAX_VOCAB, step=100, key="vocab")
+vocab_size = st.slider("Vocabulary size", MIN_VOCAB, MAX_VOCAB, step=VOCAB_STEP, key="vocab")
 text = st.text_area("Your text", key="text", height=80)
 
 trained = train_section(vocab_size)
@@ -177,7 +199,7 @@ st.latex(r"(a, b)^\star = \arg\max_{(a,b)} \sum_{w \in \text{corpus}} \mathrm{co
 st.latex(r"\text{compression} = \frac{\text{characters}}{\text{tokens}}")
 st.markdown("WordPiece (BERT) picks the pair maximising count(ab) / (count(a)·count(b)) instead; "
             "SentencePiece's Unigram model starts big and prunes the tokens that least reduce the corpus likelihood.")
-ui.code_behind(tok.train_bpe, tok.truncate_bpe, tok.split_text, tok.chars_per_token)
+ui.code_behind(tok.train_bpe, tok.train_bpe_budgeted, tok.truncate_bpe, tok.split_text, tok.chars_per_token)
 ui.papers(
     ("Neural Machine Translation of Rare Words with Subword Units (Sennrich et al. 2016, BPE)",
      "https://arxiv.org/abs/1508.07909"),

@@ -18,9 +18,9 @@ TOP_K = 10
 
 PARAMS = [
     Param("sentence", DEFAULT_SENTENCE, max_len=MAX_CHARS),
-    Param("layer", 1, 1, 6),
-    Param("head", 1, 1, 12),
-    Param("temperature", 1.0, 0.05, 2.0),
+    Param("layer", 1, 1, 6, step=1),
+    Param("head", 1, 1, 12, step=1),
+    Param("temperature", 1.0, 0.05, 2.0, step=0.05),
     Param("prompt", DEFAULT_PROMPT, max_len=MAX_CHARS),
 ]
 
@@ -169,7 +169,8 @@ def next_token_section() -> None:
                                          dist.entropy_bits, float(np.log2(V))))
     st.latex(r"p_i = \frac{e^{z_i/\tau}}{\sum_{j=1}^{V} e^{z_j/\tau}}, \qquad "
              r"H = -\sum_i p_i \log_2 p_i \;\text{bits}")
-    st.caption(f"Prompt as the model saw it: {' | '.join(repr(t) for t in res.prompt_tokens[-40:])}")
+    st.caption("The prompt as the model saw it (its last 40 tokens):")
+    st.code(" | ".join(repr(t) for t in res.prompt_tokens[-40:]), language=None, wrap_lines=True)
     ui.code_behind(next_token.next_token_logits, next_token.softmax_with_temperature, next_token.entropy_bits,
                    next_token.distribution)
 

@@ -189,6 +189,32 @@ def test_loss_decreases_on_the_task_real_model(real):
     assert cmp.lora.delta_rank <= 8 < cmp.full.delta_rank
 
 
+def test_budget_caps_steps_and_rank(tiny):
+    cfg, notes = ft.within_budget(ft.FinetuneConfig(steps=10**6, rank=1000, modules="qv"), tiny.config)
+    assert (cfg.steps, cfg.rank) == (ft.MAX_STEPS, 16)  # q_proj 32x32, v_proj 32x16: rank <= 16
+    assert notes == ("1,000,000 steps asked; a run makes 2 to 100, so 100",
+                     "rank 1000 asked; ΔW of these matrices has rank ≤ 16, so r = 16")
+    cfg, notes = ft.within_budget(ft.FinetuneConfig(steps=0, rank=0, alpha=0), tiny.config)
+    assert (cfg.steps, cfg.rank, cfg.alpha) == (ft.MIN_STEPS, 1, 1) and len(notes) == 2
+    assert ft.within_budget(ft.FinetuneConfig(), tiny.config) == (ft.FinetuneConfig(), ())
+    with pytest.raises(ValueError, match="modules"):
+        ft.within_budget(ft.FinetuneConfig(modules="everything"), tiny.config)
+
+
+def test_time_cap_stops_both_methods_at_the_same_step(tiny, tokenizer):
+    # A cap already spent: each method stops as soon as it may, after MIN_STEPS, and says so.
+    steps = []
+    cmp = ft.compare(tiny, tokenizer, ft.FinetuneConfig(steps=50, rank=2, batch_size=2), max_seconds=0.0,
+                     on_step=lambda m, s, loss: steps.append((m, s)))
+    assert len(cmp.full.losses) == len(cmp.lora.losses) == ft.MIN_STEPS
+    assert steps == [(m, s) for m in ("full", "lora") for s in range(ft.MIN_STEPS)]
+    assert cmp.config.steps == 50
+    assert cmp.notes == ("full: stopped after 2 of 50 steps by the 0 s cap on a run (the server is shared)",)
+    # an ample cap runs every step and notes nothing
+    cmp = ft.compare(tiny, tokenizer, ft.FinetuneConfig(steps=3, rank=2, batch_size=2), max_seconds=3600)
+    assert len(cmp.full.losses) == len(cmp.lora.losses) == 3 and cmp.notes == ()
+
+
 def test_charts(tiny, tokenizer):
     runs = [ft.finetune(tiny, tokenizer, ft.FinetuneConfig(steps=2, rank=2, batch_size=2), m)[0] for m in ("full", "lora")]
     df = charts.loss_frame(runs)

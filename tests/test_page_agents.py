@@ -1,7 +1,10 @@
 """AppTest of the Agents page: default task, task and step limit changes, you as the policy, hostile input."""
+import re
+
 import pytest
 
-from conftest import ODD_TEXTS, assert_ok, open_page
+from conftest import ODD_TEXTS, ROOT, assert_ok, open_page
+from test_page_transformer import HOSTILE_TEXTS
 
 PAGE = "pages/agents.py"
 
@@ -109,3 +112,60 @@ def test_tiny_lm_writes_step_one():
     assert any(c.value.startswith("Thought 1:") for c in at.code if "Action 1:" not in c.value)
     assert "What the runtime would do with it:" in texts(at.markdown)
     assert "The model read" in texts(at.caption)
+
+
+def _live_markup(shown: str) -> bool:
+    """Whether Markdown shown on the page still holds an HTML tag or a link that is not escaped with a backslash."""
+    return bool(re.search(r"(?<!\\)<(script|img|b>)|(?<!\\)\]\(javascript", shown))
+
+
+def test_hostile_questions_and_actions_are_plain_text():
+    at = open_page(PAGE)
+    at.selectbox(key="task").set_value("custom").run()
+    for text in HOSTILE_TEXTS:
+        at.text_area(key="agent_question").input(text).run()
+        assert_ok(at, "Agents")
+        assert at.code and any("Question: " in c.value for c in at.code)  # the prompt shows the text verbatim
+        shown = "\n".join(str(e.value) for kind in (at.markdown, at.success, at.error, at.warning, at.info) for e in kind)
+        assert not _live_markup(shown)  # escaped wherever it is echoed
+    at.radio(key="policy").set_value("you").run()
+    for text in HOSTILE_TEXTS:
+        at.text_input(key="you_thought_1").input(text)
+        at.text_input(key="you_action_1").input(f"calculator[{text}]")
+        at.button(key="you_run").click().run()
+        assert_ok(at, "Agents")
+        assert "Error:" in texts(at.error) or "refused" in texts(at.error)
+        shown = "\n".join(str(e.value) for kind in (at.markdown, at.error) for e in kind)
+        assert not _live_markup(shown)
+        if "<script>" in text:
+            assert "\\<script\\>" in shown  # the thought is on screen, escaped
+        at.button(key="you_reset").click().run()
+
+
+@pytest.mark.parametrize("attack, message", [
+    ("log(5, 1)", "log's base must be positive and not 1"),
+    ("log(8, 1)", "log's base must be positive and not 1"),
+    ("0.1**-1000", "would exceed the magnitude limit"),
+    ("(1/3)**-999", "would exceed the magnitude limit"),
+    ("\x00\x1b[31m", "not a valid arithmetic expression"),
+    ("<script>alert(1)</script>", "not a valid arithmetic expression"),
+    ("[x](javascript:alert(1))", "not a valid arithmetic expression"),
+    ("(1).__class__", "attribute access"),
+])
+def test_calculator_box_turns_every_failure_into_a_message(attack, message):
+    at = open_page(PAGE)
+    at.text_input(key="calc_attack").input(attack).run()
+    assert_ok(at, "Agents")
+    assert message in texts(at.error)
+
+
+@pytest.mark.parametrize("raw, steps", [("2.7", 2), ("99", 10), ("-1", 1), ("x", 6)])
+def test_url_steps_land_on_the_slider_grid(raw, steps):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    at.query_params.update({"steps": raw, "task": "<script>alert(1)</script>", "policy": "[x](javascript:1)"})
+    at.run()
+    assert_ok(at, "Agents")
+    assert at.slider(key="steps").value == steps
+    assert at.selectbox(key="task").value == "gpt3_per_layer" and at.radio(key="policy").value == "scripted"

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from conftest import assert_ok, open_page
+from conftest import ROOT, assert_ok, open_page
 
 PAGE = "pages/fine_tuning.py"
 
@@ -77,7 +77,40 @@ def test_train_both_shows_measured_numbers():
     assert "LORD" in samples.iloc[0, 0]  # the base model answers in verse
     assert _metrics(at)["Frozen weights changed by LoRA, max |Δ|"] == "0"
     assert float(_metrics(at)["Merged vs adapter logits, max |Δ|"]) < 1e-4  # float32 rounding of logits ~±20
-    # a rerun with the same settings shows the cached run without clicking again
+    # a rerun with the same settings shows the kept run without clicking again
     at.run()
     assert_ok(at, "Fine-tuning")
     assert any("measured" in df.value.columns for df in at.dataframe)
+    kept = at.session_state["ft_result"]
+    # a later edit does not train again: the kept run stays on screen, labelled with the settings it ran with
+    at.slider(key="ft_rank").set_value(16).run()
+    assert_ok(at, "Fine-tuning")
+    assert at.session_state["ft_result"] is kept or at.session_state["ft_result"][0] == kept[0]
+    assert "Your settings have changed since" in _messages(at) and "r = 4" in _messages(at)
+    table = next(df.value for df in at.dataframe if "measured" in df.value.columns)
+    assert "LoRA r=4" in table.columns
+    assert not [b for b in at.button if b.key == "ft_stop"]  # Stop exists only while a run is going
+
+
+def test_stopped_run_says_so_and_keeps_nothing():
+    at = open_page(PAGE)
+    at.session_state["ft_stopped"] = True  # what the Stop button's callback sets before the rerun it causes
+    at.run()
+    assert_ok(at, "Fine-tuning")
+    assert "Stopped: the run was ended before it finished" in _messages(at)
+    assert "Click **Train both**" in _messages(at) and "ft_result" not in at.session_state
+    at.run()
+    assert "Stopped" not in _messages(at)  # said once
+
+
+def test_url_values_are_clamped_and_snapped():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    at.query_params.update({"ft_steps": "1e9", "ft_rank": "-5", "ft_alpha": "7.6", "ft_seed": "12.7",
+                            "ft_lr_full": "<script>alert(1)</script>", "ft_modules": "[x](javascript:alert(1))"})
+    at.run()
+    assert_ok(at, "Fine-tuning")
+    assert at.slider(key="ft_steps").value == 100 and at.slider(key="ft_rank").value == 1
+    assert at.slider(key="ft_alpha").value == 7 and at.number_input(key="ft_seed").value == 12  # whole numbers
+    assert at.select_slider(key="ft_lr_full").value == 1e-3 and at.radio(key="ft_modules").value == "qv"

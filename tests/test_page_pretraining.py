@@ -1,5 +1,7 @@
 """AppTest of the Pretraining page: defaults, vocabulary size and text, URL state, and bad input."""
+import pytest
 from conftest import LONG_TEXT, ODD_TEXTS, ROOT, assert_ok, open_page
+from test_page_transformer import HOSTILE_TEXTS
 
 PAGE = "pages/pretraining.py"
 
@@ -58,3 +60,28 @@ def test_url_state_is_read_and_clamped():
     assert_ok(at, "Pretraining")
     assert at.slider(key="vocab").value == 300 and at.text_area(key="text").value == "Behold"
     assert "300 tokens = 2 special + 256 bytes + 42 merges" in _captions(at)
+
+
+def test_hostile_texts_are_shown_as_plain_text():
+    at = open_page(PAGE)
+    for text in HOSTILE_TEXTS:
+        at.text_area(key="text").input(text)
+        at.run()
+        assert_ok(at, "Pretraining")
+        chips = "".join(h.proto.body for h in at.get("html"))
+        assert "<script" not in chips and "<img" not in chips  # every token is HTML-escaped
+        if "<script>" in text:
+            assert "&lt;" in chips and "&gt;" in chips
+
+
+@pytest.mark.parametrize("raw, snapped", [("301", 300), ("1049", 1000), ("1e3", 1000), ("99999", 8000),
+                                          ("-5", 300), ("banana", 1000)])
+def test_url_vocab_lands_on_the_slider_grid(raw, snapped):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    at.query_params.update({"vocab": raw})
+    at.run()
+    assert_ok(at, "Pretraining")
+    assert at.slider(key="vocab").value == snapped
+    assert f"{snapped:,} tokens = 2 special + 256 bytes + {snapped - 258:,} merges" in _captions(at)

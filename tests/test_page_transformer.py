@@ -7,6 +7,15 @@ from conftest import LONG_TEXT, ODD_TEXTS, ROOT, assert_ok, open_page
 from core.models import model_path
 
 PAGE = "pages/transformer.py"
+# Text built to break a page: control characters and an ANSI escape, emoji sequences, right-to-left scripts
+# with a direction override, HTML and Markdown injection. Each must be shown as plain text, never run.
+HOSTILE_TEXTS = [
+    "\x00\x01\x07\x1b[31mred\x1b[0m\x7f",
+    "🤖👩‍👩‍👧‍👦🏳️‍🌈",
+    "שלום עולם — مرحبا بالعالم \u202eevil\u202c",
+    "<script>alert('x')</script><img src=x onerror=alert(1)>",
+    "[click](javascript:alert(1)) **bold** $x^2$ :red[red] <b>b</b> # heading",
+]
 
 
 def _has_tiny_lm() -> bool:
@@ -107,3 +116,32 @@ def test_url_state_is_read_and_clamped():
     assert at.slider(key="layer").value == 6 and at.slider(key="head").value == 3
     assert at.slider(key="temperature").value == 0.5
     assert "6 tokens for 13 characters" in "\n".join(c.value for c in at.caption)
+
+
+def test_hostile_sentences_and_prompts_are_plain_text():
+    at = open_page(PAGE)
+    for text in HOSTILE_TEXTS:
+        at.text_area(key="sentence").input(text)
+        at.text_input(key="prompt").input(text)
+        at.run()
+        assert_ok(at, "Transformer")
+        chips = "".join(h.proto.body for h in at.get("html"))
+        assert "<script" not in chips and "<img" not in chips  # WordPiece chips are HTML-escaped
+        # nothing the viewer typed reaches Markdown: the prompt's tokens are shown in a code block
+        assert not any("alert" in c.value or "javascript" in c.value for c in [*at.caption, *at.markdown])
+
+
+@pytest.mark.parametrize("params, layer, head, temperature", [
+    ({"layer": "2.6", "head": "0", "temperature": "0.33"}, 2, 1, 0.35),  # whole layers; τ on the 0.05 grid
+    ({"layer": "-3", "head": "1e9", "temperature": "nan"}, 1, 12, 1.0),
+    ({"layer": "<script>", "head": "[x](javascript:alert(1))", "temperature": "1.999"}, 1, 1, 2.0),
+])
+def test_url_values_land_on_the_slider_grid(params, layer, head, temperature):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert_ok(at, "Transformer")
+    assert at.slider(key="layer").value == layer and at.slider(key="head").value == head
+    assert at.slider(key="temperature").value == pytest.approx(temperature)

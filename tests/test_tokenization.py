@@ -143,3 +143,52 @@ def test_token_chips_escape_html():
     assert "␣the" in html and "↵" in html and html.count("<span") == 3
     with pytest.raises(ValueError):
         charts.token_chips_html(["a"], [1, 2])
+
+
+# ---- budgets ---------------------------------------------------------------------------------------
+def test_thin_lines_hand_worked():
+    lines = ["ab", "cd", "ef"]  # 3 characters each, newline counted: 9 in all
+    assert tok.thin_lines(lines, 9) == lines
+    assert tok.thin_lines(lines, 6) == ["ab", "ef"]  # stride ceil(9 / 6) = 2
+    assert tok.thin_lines(lines, 3) == ["ab"]  # stride 3
+    assert tok.thin_lines(lines, 2) == [] and tok.thin_lines(lines, 0) == []
+    long = tok.training_sample(every=40)
+    thinned = tok.thin_lines(long, 20_000)
+    assert sum(len(line) + 1 for line in thinned) <= 20_000 and thinned[0] == long[0]
+
+
+def test_default_budget_admits_the_pages_largest_request():
+    # Counted, not timed: the page trains on the every-3rd-verse sample at up to 8,000 tokens.
+    budget, n_chars = tok.TrainBudget(), sum(len(line) + 1 for line in tok.training_sample())
+    assert n_chars <= budget.max_chars and n_chars * budget.max_vocab <= budget.max_chars_x_vocab
+    heldout = corpus_text("heldout").splitlines()
+    assert sum(len(line) + 1 for line in heldout) <= tok.MeasureBudget().max_chars
+
+
+def test_train_bpe_budgeted_cuts_and_says_so(sample):
+    budget = tok.TrainBudget(max_chars=20_000, max_vocab=600, max_chars_x_vocab=20_000 * 400)
+    run = tok.train_bpe_budgeted(sample, 5000, budget)
+    thinned = tok.thin_lines(sample, 20_000)
+    assert run.n_chars == sum(len(line) + 1 for line in thinned) <= 20_000 and run.n_lines == len(thinned)
+    vocab = 20_000 * 400 // run.n_chars  # characters x vocabulary binds before max_vocab
+    assert 400 <= vocab < 600 and run.tokenizer.get_vocab_size() == vocab
+    # the same as training directly on the thinned text at that size
+    assert run.tokenizer.get_vocab() == tok.train_bpe(thinned, vocab).get_vocab()
+    assert run.notes[0].startswith(f"trained on {run.n_chars:,} of ") and f"5,000 tokens asked; this run trains {vocab:,}" in run.notes[1]
+    small = tok.train_bpe_budgeted(["aaab aaab"], 10)  # below the 258 base tokens: raised to them
+    assert small.notes == ("10 tokens asked; this run trains 258 (between 258 and 8,000 on this text)",)
+    fits = tok.train_bpe_budgeted(sample[:200], 400)
+    assert fits.notes == () and fits.tokenizer.get_vocab() == tok.train_bpe(sample[:200], 400).get_vocab()
+
+
+def test_measure_compression_within_budget(bpe_2000, heldout):
+    budget = tok.MeasureBudget(max_chars=30_000, max_points=3)
+    measured = tok.measure_compression(bpe_2000, [2000, 300, 9999, 500, 1000, 300], heldout, budget)
+    lines = tok.thin_lines(heldout, 30_000)
+    assert [p.vocab_size for p in measured.points] == [300, 500, 1000]  # the smallest three that exist
+    assert measured.points == tok.compression_curve(bpe_2000, [300, 500, 1000], lines)
+    assert measured.n_chars == sum(map(len, lines))
+    assert measured.notes == (f"measured on {len(lines):,} of {len(heldout):,} held-out lines (the limit is 30,000 characters)",
+                              "sizes above this tokenizer's 2,000 tokens dropped: 9999",
+                              "4 sizes asked; a curve has at most 3 points")
+    assert tok.measure_compression(bpe_2000, [300], heldout[:100]).notes == ()

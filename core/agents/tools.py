@@ -7,11 +7,14 @@ so every tool treats its input as hostile:
 
 - `calculator`: parses the text with `ast.parse(mode="eval")` and walks the tree itself, allowing
   only numbers, + - * / // % **, unary minus, parentheses and a few math functions. It never calls
-  eval/exec, bounds the length, the number of nodes, every exponent and every intermediate number.
+  eval/exec, bounds the length, the number of nodes, every exponent and every intermediate number
+  (a power is bounded from logarithms before it is computed), and turns every arithmetic error
+  (division by zero, log of 0 or in base 1, overflow) into a ToolError.
 - `search`: Okapi BM25 over the small local knowledge base in assets/kb/ (Robertson & Zaragoza,
   "The Probabilistic Relevance Framework: BM25 and Beyond", 2009), implemented here from the formula.
 
-Every call goes through `run_tool`, which adds a size limit on input and output and a time limit.
+Every call goes through `run_tool`, which adds a size limit on input and output and a time limit,
+and turns every failure, even a tool's own bug, into an error Observation: it never raises.
 The time limit is cooperative: tools check a deadline as they work. (A production runtime would
 also run tools in a separate process it can kill; these two tools are bounded by construction.)
 """
@@ -30,11 +33,25 @@ KB_DIR = Path(__file__).resolve().parents[2] / "assets" / "kb"
 
 
 class ToolError(ValueError):
-    """A tool refused its input or failed; the message becomes the agent's Observation."""
+    """A tool refused its input or failed; the message becomes the agent's Observation.
+
+    `kind` names the stage that stopped it, so a test (or a curious learner) can check that hostile
+    input was stopped early: "input" (empty or too long: refused before parsing), "syntax", "too complex"
+    (too many parse-tree nodes), "not allowed" (outside the whitelist), "too large" (a number or a power
+    over the limits, refused before it is computed), "undefined" (division by zero, log of 0, ...),
+    "timeout", or "refused" (the other refusals: an unknown tool, a search with no content word).
+    """
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class ToolTimeout(ToolError):
     """A tool ran past its deadline."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "timeout")
 
 
 def _check_deadline(deadline: float | None) -> None:
@@ -47,6 +64,7 @@ def _check_deadline(deadline: float | None) -> None:
 class CalcLimits:
     max_chars: int = 200  # longer text is refused before parsing
     max_nodes: int = 100  # parse-tree nodes
+    max_depth: int = 32  # nested parentheses: counted before parsing (Python's parser recurses on them)
     max_exponent: float = 1000  # |b| in a ** b
     max_magnitude: float = 1e100  # |x| of every literal and intermediate result
     max_round_digits: int = 15
@@ -73,33 +91,64 @@ _REFUSALS = {
     ast.Compare: "comparisons are not allowed", ast.BoolOp: "and/or are not allowed",
     ast.IfExp: "if/else is not allowed", ast.NamedExpr: "assignment (:=) is not allowed",
     ast.JoinedStr: "strings are not allowed", ast.ListComp: "comprehensions are not allowed",
-    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed", ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
 }
 
 
 def _number(value, limits: CalcLimits):
     """Check that an intermediate result is a finite number within the magnitude bound."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ToolError(f"only numbers are allowed, got {type(value).__name__}")
+        raise ToolError(f"only numbers are allowed, got {type(value).__name__}", "not allowed")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ToolError("the result is not a finite number")
+        raise ToolError("the result is not a finite number", "too large")
     if abs(value) > limits.max_magnitude:
-        raise ToolError(f"a number exceeds the magnitude limit of {limits.max_magnitude:.0e}")
+        raise ToolError(f"a number exceeds the magnitude limit of {limits.max_magnitude:.0e}", "too large")
     return value
 
 
 def _power(base, exponent, limits: CalcLimits):
-    """base ** exponent, refused before computing if the exponent or the result would be too big."""
+    """base ** exponent, refused before computing if the exponent or the result would be too big.
+
+    |base ** exponent| = 10 ** (exponent · log10|base|), so comparing that logarithm with the limit's
+    bounds the result whatever the signs: 10 ** 101 and 0.1 ** -101 (= 1e101) are both refused uncomputed.
+    """
     if abs(exponent) > limits.max_exponent:
-        raise ToolError(f"exponent {exponent:,} is too large (limit ±{limits.max_exponent:,.0f})")
-    if base != 0 and exponent > 0 and exponent * math.log10(abs(base)) > math.log10(limits.max_magnitude):
-        raise ToolError(f"{base} ** {exponent} would exceed the magnitude limit of {limits.max_magnitude:.0e}")
-    if base == 0 and exponent < 0:
-        raise ToolError("division by zero (0 to a negative power)")
-    result = base ** exponent
-    if isinstance(result, complex):
-        raise ToolError("a negative number to a fractional power is not a real number")
-    return result
+        raise ToolError(f"exponent {exponent:,} is too large (limit ±{limits.max_exponent:,.0f})", "too large")
+    if base == 0:
+        if exponent < 0:
+            raise ToolError("division by zero (0 to a negative power)", "undefined")
+    else:
+        digits = exponent * math.log10(abs(base))  # log10 of the result's magnitude
+        if digits > math.log10(limits.max_magnitude):
+            shown = f"({format_number(base)})" if base < 0 else format_number(base)
+            raise ToolError(f"{shown} ** {format_number(exponent)} would be about 10^{digits:,.0f}: "
+                            f"it would exceed the magnitude limit of {limits.max_magnitude:.0e}", "too large")
+    if base < 0 and exponent != int(exponent):
+        raise ToolError("a negative number to a fractional power is not a real number", "undefined")
+    return BINARY_OPS[ast.Pow](base, exponent)  # through the table, like every other operator
+
+
+# Why a math function refused its argument, in words (Python only says "math domain error").
+_DOMAINS = {"sqrt": "sqrt needs a number ≥ 0", "log": "log needs a positive number",
+            "log2": "log2 needs a positive number", "log10": "log10 needs a positive number"}
+
+
+def _apply(node: ast.AST, fn, *args):
+    """Run one arithmetic step; every arithmetic failure becomes a ToolError naming the part that failed:
+    _apply(<the node of log(0)>, math.log, 0) -> ToolError("log(0): math domain error (log needs a positive number)")."""
+    try:
+        return fn(*args)
+    except ToolError:
+        raise
+    except ZeroDivisionError:
+        raise ToolError(f"{ast.unparse(node)[:60]}: division by zero", "undefined") from None
+    except TypeError as err:  # a function called with the wrong number of arguments
+        raise ToolError(f"{ast.unparse(node)[:60]}: {err}", "not allowed") from None
+    except (ArithmeticError, ValueError) as err:  # OverflowError, math domain errors
+        name = node.func.id if isinstance(node, ast.Call) else ""
+        hint = f" ({_DOMAINS[name]})" if name in _DOMAINS and "domain" in str(err) else ""
+        raise ToolError(f"{ast.unparse(node)[:60]}: {err}{hint}", "undefined") from None
 
 
 def _eval_node(node: ast.AST, limits: CalcLimits, deadline: float | None):
@@ -109,66 +158,93 @@ def _eval_node(node: ast.AST, limits: CalcLimits, deadline: float | None):
         return _eval_node(node.body, limits, deadline)
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise ToolError(f"only numbers are allowed, got the {type(node.value).__name__} {node.value!r:.40}")
+            raise ToolError(f"only numbers are allowed, got the {type(node.value).__name__} {node.value!r:.40}",
+                            "not allowed")
         return _number(node.value, limits)
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
-        raise ToolError(f"unknown name {node.id!r}: only the constants {', '.join(CONSTANTS)} are defined")
+        raise ToolError(f"unknown name {node.id[:40]!r}: only the constants {', '.join(CONSTANTS)} are defined",
+                        "not allowed")
     if isinstance(node, ast.UnaryOp) and type(node.op) in UNARY_OPS:
-        return _number(UNARY_OPS[type(node.op)](_eval_node(node.operand, limits, deadline)), limits)
+        operand = _eval_node(node.operand, limits, deadline)
+        return _number(_apply(node, UNARY_OPS[type(node.op)], operand), limits)
     if isinstance(node, ast.BinOp):
         if type(node.op) not in BINARY_OPS:
             hint = " (`^` is XOR in Python: write ** for powers)" if isinstance(node.op, ast.BitXor) else ""
-            raise ToolError(f"the operator {type(node.op).__name__} is not allowed{hint}")
+            raise ToolError(f"the operator {type(node.op).__name__} is not allowed{hint}", "not allowed")
         left = _eval_node(node.left, limits, deadline)
         right = _eval_node(node.right, limits, deadline)
         if isinstance(node.op, ast.Pow):
-            return _number(_power(left, right, limits), limits)
-        try:
-            return _number(BINARY_OPS[type(node.op)](left, right), limits)
-        except ZeroDivisionError:
-            raise ToolError("division by zero") from None
+            return _number(_apply(node, _power, left, right, limits), limits)
+        return _number(_apply(node, BINARY_OPS[type(node.op)], left, right), limits)
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)[:60]
-            raise ToolError(f"calling `{name}` is not allowed: the only functions are {', '.join(FUNCTIONS)}")
+            raise ToolError(f"calling `{name}` is not allowed: the only functions are {', '.join(FUNCTIONS)}",
+                            "not allowed")
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-            raise ToolError("only plain positional arguments are allowed")
+            raise ToolError("only plain positional arguments are allowed", "not allowed")
         name = node.func.id
         args = [_eval_node(a, limits, deadline) for a in node.args]
         if name == "round":
             if len(args) == 2 and (not isinstance(args[1], int) or abs(args[1]) > limits.max_round_digits):
-                raise ToolError(f"round's digits must be a whole number within ±{limits.max_round_digits}")
+                raise ToolError(f"round's digits must be a whole number within ±{limits.max_round_digits}",
+                                "not allowed")
         if name in ("min", "max") and not 1 <= len(args) <= 20:
-            raise ToolError(f"{name} takes 1 to 20 numbers")
-        try:
-            return _number(FUNCTIONS[name](*args), limits)
-        except ToolError:
-            raise
-        except (ValueError, TypeError, OverflowError) as err:
-            raise ToolError(f"{name}{tuple(args)}: {err}") from None
+            raise ToolError(f"{name} takes 1 to 20 numbers", "not allowed")
+        if name == "log" and len(args) == 2 and (args[1] <= 0 or args[1] == 1):
+            # math.log(x, b) = ln x / ln b: base 1 divides by ln 1 = 0, and a base ≤ 0 has no logarithm
+            raise ToolError(f"log's base must be positive and not 1, got {format_number(args[1])}", "undefined")
+        return _number(_apply(node, FUNCTIONS[name], *args), limits)
     reason = _REFUSALS.get(type(node), f"{type(node).__name__} is not allowed: the calculator only does arithmetic")
-    raise ToolError(reason)
+    raise ToolError(reason, "not allowed")
+
+
+def _paren_depth(text: str) -> int:
+    """How deep brackets of any kind nest, in one pass: _paren_depth("((1) + [2])") -> 2."""
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth = max(depth - 1, 0)  # a stray closer must not buy extra depth for the openers after it
+    return deepest
 
 
 def safe_eval(expression: str, limits: CalcLimits = CalcLimits(), deadline: float | None = None):
-    """Evaluate arithmetic text without eval: safe_eval("2 * (3 + 4)") -> 14; safe_eval("().__class__") -> ToolError."""
+    """Evaluate arithmetic text without eval: safe_eval("2 * (3 + 4)") -> 14; safe_eval("().__class__") -> ToolError.
+
+    The checks run cheapest first, and each bounds the next: the length and the nesting depth bound the
+    parse, the node count bounds the walk, and the walk refuses any number or power over the limits
+    before computing it.
+    """
+    if not isinstance(expression, str):
+        raise ToolError(f"the calculator takes text, got {type(expression).__name__}", "input")
     text = expression.strip()
     if not text:
-        raise ToolError("the calculator needs an expression, e.g. calculator[2 * (3 + 4)]")
+        raise ToolError("the calculator needs an expression, e.g. calculator[2 * (3 + 4)]", "input")
     if len(text) > limits.max_chars:
-        raise ToolError(f"the expression is {len(text):,} characters; the limit is {limits.max_chars}")
+        raise ToolError(f"the expression is {len(text):,} characters; the limit is {limits.max_chars}", "input")
+    depth = _paren_depth(text)
+    if depth > limits.max_depth:
+        raise ToolError(f"the parentheses nest {depth} deep; the limit is {limits.max_depth}", "too complex")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as err:
-        raise ToolError(f"not a valid arithmetic expression ({err.msg})") from None
-    except ValueError as err:  # e.g. a literal over Python's int-string digit limit
-        raise ToolError(f"not a valid arithmetic expression ({err})") from None
+        raise ToolError(f"not a valid arithmetic expression ({err.msg})", "syntax") from None
+    except ValueError as err:  # a literal over Python's int-string digit limit; a null byte (Python 3.11)
+        raise ToolError(f"not a valid arithmetic expression ({err})", "syntax") from None
+    except (RecursionError, MemoryError):  # nesting deeper than the parser's own stack
+        raise ToolError("not a valid arithmetic expression (nested too deeply)", "syntax") from None
     n_nodes = sum(1 for _ in ast.walk(tree))
     if n_nodes > limits.max_nodes:
-        raise ToolError(f"the expression has {n_nodes} parts; the limit is {limits.max_nodes}")
-    return _eval_node(tree, limits, deadline)
+        raise ToolError(f"the expression has {n_nodes} parts; the limit is {limits.max_nodes}", "too complex")
+    try:
+        return _eval_node(tree, limits, deadline)
+    except RecursionError:  # only reachable with a max_nodes near Python's recursion limit
+        raise ToolError("the expression is nested too deeply", "too complex") from None
 
 
 def format_number(value) -> str:
@@ -316,15 +392,22 @@ TOOL_DESCRIPTIONS = {
 
 
 def run_tool(name: str, tool_input: str, search_tool: SearchTool, limits: ToolLimits = ToolLimits()) -> ToolResult:
-    """Run one tool on untrusted text; errors come back as an Observation (ok=False), never raised."""
+    """Run one tool on untrusted text; errors come back as an Observation (ok=False), never raised.
+
+    Every exception is caught, not only ToolError: the agent loop (and the page) must survive a tool's
+    bug too, and the agent learns from the error text like from any other Observation.
+    """
     start = time.perf_counter()
     deadline = start + limits.timeout_s
     scores: tuple = ()
     try:
         if name not in ("search", "calculator"):
-            raise ToolError(f"unknown tool {name[:40]!r}; the tools are {', '.join(TOOL_DESCRIPTIONS)}")
+            raise ToolError(f"unknown tool {str(name)[:40]!r}; the tools are {', '.join(TOOL_DESCRIPTIONS)}")
+        if not isinstance(tool_input, str):
+            raise ToolError(f"the input must be text, got {type(tool_input).__name__}", "input")
         if len(tool_input) > limits.max_input_chars:
-            raise ToolError(f"the input is {len(tool_input):,} characters; the limit is {limits.max_input_chars}")
+            raise ToolError(f"the input is {len(tool_input):,} characters; the limit is {limits.max_input_chars}",
+                            "input")
         if name == "calculator":
             text = format_number(safe_eval(tool_input, deadline=deadline))
         else:
@@ -334,6 +417,8 @@ def run_tool(name: str, tool_input: str, search_tool: SearchTool, limits: ToolLi
         ok = True
     except ToolError as err:
         text, ok = f"Error: {err}.", False
+    except Exception as err:  # noqa: BLE001 -- a tool's own bug must still end as an Observation
+        text, ok = f"Error: the {str(name)[:40]} tool failed unexpectedly ({type(err).__name__}).", False
     seconds = time.perf_counter() - start
     if ok and seconds > limits.timeout_s:
         text, ok = f"Error: the tool took {seconds:.3f} s, over the {limits.timeout_s} s limit.", False
@@ -346,7 +431,7 @@ def run_tool(name: str, tool_input: str, search_tool: SearchTool, limits: ToolLi
 if __name__ == "__main__":
     tool = SearchTool.from_kb()
     print(f"knowledge base: {len(tool.entries)} entries, {len(tool.index.doc_freqs)} distinct terms")
-    for expr in ["2 * (3 + 4)", "sqrt(144) + 17 * 23", "175e9 / 96", "2**10**10",
+    for expr in ["2 * (3 + 4)", "sqrt(144) + 17 * 23", "175e9 / 96", "2**10**10", "0.1 ** -1000", "log(5, 1)",
                  "__import__('os').system('rm -rf /')", "().__class__.__bases__", "9" * 10000]:
         print(f"calculator[{expr[:40]}] -> {run_tool('calculator', expr, tool).text}")
     print("search[GPT-3 parameters layers] ->")

@@ -13,10 +13,14 @@ merged into W (`merge_and_unload`), so inference costs nothing extra.
 The task (assets/finetune/qa.tsv) is a format the base model has never seen: the tiny LM
 was trained on King James verses only; here it learns to answer "Question: …\\nAnswer:" with a
 few words and stop (end-of-text). Shapes: N examples, B batch, T tokens, V vocab.
+
+Budget: one `compare` run is an explicit, button-started measurement on a shared 2-core server, so
+it is capped in steps (MAX_STEPS per method) and in wall-clock time (MAX_SECONDS for both methods);
+a run cut short says so in `Comparison.notes`.
 """
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,10 @@ from core.pretraining.data import ASSETS
 TASK_PATH = ASSETS / "finetune" / "qa.tsv"
 N_HELDOUT = 8  # the last 8 pairs are never trained on
 PROMPTS = ("Who built the ark?", "Who went up to heaven in a whirlwind?")  # seen in training, held out
+MIN_STEPS = 2  # the step time is the median of steps 2..N, so every run makes at least two
+MAX_STEPS = 100  # per method: the page's slider top; a link or a caller asking for more gets this
+MAX_SECONDS = 60.0  # hard cap on one compare(), both methods, wall clock
+TRAIN_SHARE = 0.4  # of MAX_SECONDS, for each method's steps; the rest is sampling and checks
 MODULES = {
     "qv": ("q_proj", "v_proj"),  # the LoRA paper's choice
     "all": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),  # QLoRA's choice
@@ -77,6 +85,7 @@ class Comparison:
     logit_max_abs: float  # ... and the largest |logit| there, for scale
     base_max_change: float  # max |W_after - W_before| of the frozen weights under LoRA (should be 0)
     threads: int  # torch's intra-op threads during the runs
+    notes: tuple = ()  # how the request was cut down to the budget, in words; () when it ran as asked
 
 
 # ---- the task -------------------------------------------------------------------------------
@@ -160,6 +169,24 @@ def max_rank(config, modules: str = "qv") -> int:
     return min(min(c_in, c_out) for _, c_in, c_out in adapted_shapes(config, modules))
 
 
+def within_budget(cfg: FinetuneConfig, config) -> tuple[FinetuneConfig, tuple[str, ...]]:
+    """The run the budget allows, and what was cut: steps into [MIN_STEPS, MAX_STEPS], rank to max_rank.
+
+    within_budget(FinetuneConfig(steps=10**6), config) -> (steps=100, ('1,000,000 steps asked; ...',)).
+    """
+    if cfg.modules not in MODULES:
+        raise ValueError(f"modules must be one of {sorted(MODULES)}, got {cfg.modules!r}")
+    notes = []
+    steps = min(max(cfg.steps, MIN_STEPS), MAX_STEPS)
+    if steps != cfg.steps:
+        notes.append(f"{cfg.steps:,} steps asked; a run makes {MIN_STEPS} to {MAX_STEPS}, so {steps}")
+    rank = min(max(cfg.rank, 1), max_rank(config, cfg.modules))
+    if rank != cfg.rank:
+        notes.append(f"rank {cfg.rank} asked; ΔW of these matrices has rank ≤ {max_rank(config, cfg.modules)}, "
+                     f"so r = {rank}")
+    return replace(cfg, steps=steps, rank=rank, alpha=max(cfg.alpha, 1)), tuple(notes)
+
+
 def with_lora(model, rank: int, alpha: int, modules: str = "qv", seed: int = 0):
     """A deep copy of `model` with fresh LoRA adapters (A random, B = 0); `model` is untouched."""
     from peft import LoraConfig, get_peft_model
@@ -229,11 +256,14 @@ def delta_spectrum(delta: torch.Tensor) -> tuple[np.ndarray, int]:
 
 
 # ---- training -------------------------------------------------------------------------------
-def train_steps(model, input_ids, labels, steps: int, lr: float, batch_size: int, seed: int, on_step=None):
+def train_steps(model, input_ids, labels, steps: int, lr: float, batch_size: int, seed: int, on_step=None,
+                deadline: float | None = None):
     """Adam on the parameters that require grad, for `steps` seeded random batches.
 
     Returns (losses, step_ms, peak_bytes, memory_ms, memory_bytes, tally): step 1 runs under the
-    memory profiler, the others are timed; `tally` is memory_tally after the last step.
+    memory profiler, the others are timed; `tally` is memory_tally after the last step. Past
+    `deadline` (a time.perf_counter() value) no new step starts, once MIN_STEPS are done:
+    len(losses) says how many ran.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
@@ -242,6 +272,8 @@ def train_steps(model, input_ids, labels, steps: int, lr: float, batch_size: int
     losses, times = [], []
     peak, memory_ms, memory_bytes = 0, np.zeros(1), np.zeros(1)
     for step in range(steps):
+        if deadline is not None and step >= MIN_STEPS and time.perf_counter() > deadline:
+            break
         idx = torch.randint(0, len(input_ids), (batch_size,), generator=generator)  # (B,)
         longest = int((labels[idx] != -100).sum(1).max())  # rows are right-padded: drop all-pad columns
         batch_ids, batch_labels = input_ids[idx, :longest], labels[idx, :longest]  # (B, T)
@@ -276,8 +308,11 @@ def heldout_loss(model, tokenizer) -> float:
     return lm_loss(model, input_ids, labels).item()
 
 
-def finetune(model, tokenizer, cfg: FinetuneConfig, method: str, on_step=None) -> tuple[RunResult, object]:
-    """Fine-tune a deep copy of `model` ("full" or "lora"); returns (result, trained copy)."""
+def finetune(model, tokenizer, cfg: FinetuneConfig, method: str, on_step=None,
+             deadline: float | None = None) -> tuple[RunResult, object]:
+    """Fine-tune a deep copy of `model` ("full" or "lora"); returns (result, trained copy).
+
+    Stops early, after at least MIN_STEPS, once time.perf_counter() passes `deadline`."""
     train_pairs, _ = load_task()
     input_ids, labels = encode_pairs(tokenizer, train_pairs)
     if method == "full":
@@ -286,7 +321,7 @@ def finetune(model, tokenizer, cfg: FinetuneConfig, method: str, on_step=None) -
         trained, lr = with_lora(model, cfg.rank, cfg.alpha, cfg.modules, cfg.seed), cfg.lr_lora
     trainable, total = trainable_count(trained)
     losses, step_ms, peak, memory_ms, memory_bytes, (w, g, o) = train_steps(
-        trained, input_ids, labels, cfg.steps, lr, cfg.batch_size, cfg.seed, on_step)
+        trained, input_ids, labels, cfg.steps, lr, cfg.batch_size, cfg.seed, on_step, deadline)
     sv, rank = delta_spectrum(weight_delta(model, trained, "q_proj"))
     result = RunResult(
         method=method, trainable=trainable, total=total, losses=tuple(losses), step_ms=step_ms,
@@ -320,20 +355,34 @@ def base_weight_change(base_model, lora_model) -> float:
     return worst
 
 
-def compare(model, tokenizer, cfg: FinetuneConfig, on_step=None) -> Comparison:
-    """Full fine-tuning, then LoRA, on copies of `model`; `on_step(method, step, loss)` reports progress."""
+def compare(model, tokenizer, cfg: FinetuneConfig, on_step=None, max_seconds: float = MAX_SECONDS) -> Comparison:
+    """Full fine-tuning, then LoRA, on copies of `model`; `on_step(method, step, loss)` reports progress.
+
+    The budget: `within_budget` caps steps and rank; each method's steps get TRAIN_SHARE of
+    `max_seconds`. If full fine-tuning is stopped early, LoRA runs the same number of steps, so the
+    two stay comparable; `Comparison.notes` says what was cut.
+    """
+    cfg, notes = within_budget(cfg, model.config)
+    notes = list(notes)
     base_samples = tuple(greedy_answer(model, tokenizer, q, cfg.max_new_tokens) for q in PROMPTS)
     base_loss = heldout_loss(model, tokenizer)
-    runs = {}
+    runs, planned = {}, cfg.steps
     for method in ("full", "lora"):
         report = (lambda step, loss, m=method: on_step(m, step, loss)) if on_step else None
-        runs[method] = finetune(model, tokenizer, cfg, method, report)
+        deadline = time.perf_counter() + TRAIN_SHARE * max_seconds
+        runs[method] = finetune(model, tokenizer, cfg, method, report, deadline)
+        done = len(runs[method][0].losses)
+        if done < cfg.steps:
+            notes.append(f"{method}: stopped after {done} of {planned} steps by the {max_seconds:.0f} s cap "
+                         "on a run (the server is shared)")
+            cfg = replace(cfg, steps=done)  # the other method runs no more steps than this one did
     lora_model = runs["lora"][1]
     merge_max_diff, logit_max_abs = merge_check(lora_model, tokenizer)
-    return Comparison(config=cfg, base_samples=base_samples, base_heldout_loss=base_loss,
+    return Comparison(config=replace(cfg, steps=planned), base_samples=base_samples, base_heldout_loss=base_loss,
                       full=runs["full"][0], lora=runs["lora"][0],
                       merge_max_diff=merge_max_diff, logit_max_abs=logit_max_abs,
-                      base_max_change=base_weight_change(model, lora_model), threads=torch.get_num_threads())
+                      base_max_change=base_weight_change(model, lora_model), threads=torch.get_num_threads(),
+                      notes=tuple(notes))
 
 
 if __name__ == "__main__":

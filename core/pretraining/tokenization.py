@@ -11,8 +11,13 @@ Because training is greedy, the merges of a small vocabulary are a prefix of the
 larger one: `truncate_bpe` cuts a trained tokenizer down to any smaller size for free.
 
 Vocabulary layout here: ids 0-1 special tokens, 2-257 the 256 bytes, 258+ merges in order.
+
+Budgets: training and measuring run live on a shared 2-core server, so `train_bpe_budgeted` and
+`measure_compression` cap what one request may cost (characters of text, vocabulary size, points on
+a curve) and return what they cut, in words.
 """
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,6 +64,59 @@ def training_sample(every: int = 3) -> list[str]:
     from core.pretraining.data import corpus_text
 
     return corpus_text("train").splitlines()[::every]
+
+
+# ---- budgets: what one live request may cost -----------------------------------------------------
+@dataclass(frozen=True)
+class TrainBudget:
+    """What one live training run may cost. HF's trainer counts the words once (linear in the characters)
+    and then adds one merge per new token; the every-3rd-verse sample (1.31 MB) at 8,000 tokens, the
+    page's largest request, trains in about a second on one core, so the product of the two is capped there."""
+    max_chars: int = 1_500_000  # characters of training text (newlines counted)
+    max_vocab: int = 8_000
+    max_chars_x_vocab: int = 1_500_000 * 8_000
+
+
+@dataclass(frozen=True)
+class BudgetedBPE:
+    tokenizer: object  # tokenizers.Tokenizer
+    n_chars: int  # characters it was trained on (newlines counted)
+    n_lines: int
+    vocab_asked: int
+    notes: tuple[str, ...]  # how the request was cut down, in words; () when it ran as asked
+
+
+def thin_lines(lines: list[str], max_chars: int) -> list[str]:
+    """At most max_chars characters (newlines counted) of `lines`, as an even stride through all of them
+    (every book keeps a voice), then cut at the end if still over: thin_lines(['ab', 'cd', 'ef'], 6) -> ['ab', 'ef']."""
+    total = sum(len(line) + 1 for line in lines)
+    if total <= max_chars:
+        return list(lines)
+    if max_chars <= 0:
+        return []
+    kept, size = [], 0
+    for line in lines[:: math.ceil(total / max_chars)]:
+        if size + len(line) + 1 > max_chars:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return kept
+
+
+def train_bpe_budgeted(lines: list[str], vocab_size: int, budget: TrainBudget = TrainBudget()) -> BudgetedBPE:
+    """train_bpe within the budget: fewer characters (an even stride) and at most max_vocab tokens, then a
+    vocabulary small enough that characters × vocabulary fits. What was cut is said in `notes`."""
+    notes = []
+    sample = thin_lines(lines, budget.max_chars)
+    n_chars = sum(len(line) + 1 for line in sample)
+    if len(sample) < len(lines):
+        notes.append(f"trained on {n_chars:,} of {sum(len(line) + 1 for line in lines):,} characters "
+                     f"(the limit is {budget.max_chars:,})")
+    vocab = max(N_BASE, min(vocab_size, budget.max_vocab, budget.max_chars_x_vocab // max(n_chars, 1)))
+    if vocab != vocab_size:
+        notes.append(f"{vocab_size:,} tokens asked; this run trains {vocab:,} (between {N_BASE} and "
+                     f"{min(budget.max_vocab, budget.max_chars_x_vocab // max(n_chars, 1)):,} on this text)")
+    return BudgetedBPE(train_bpe(sample, vocab), n_chars, len(sample), vocab_size, tuple(notes))
 
 
 def load_bundled_tokenizer():
@@ -184,6 +242,40 @@ def compression_curve(tokenizer, sizes: list[int], heldout_lines: list[str]) -> 
     largest = tokenizer.get_vocab_size()
     return [CompressionPoint(v, chars_per_token(truncate_bpe(tokenizer, v), heldout_lines))
             for v in sorted(set(sizes)) if v <= largest]
+
+
+@dataclass(frozen=True)
+class MeasureBudget:
+    """What one compression measurement may cost: each point encodes the held-out text once."""
+    max_chars: int = 250_000  # held-out characters encoded per point (the held-out split is 200 kB)
+    max_points: int = 8  # vocabulary sizes on one curve
+
+
+@dataclass(frozen=True)
+class Compression:
+    points: list[CompressionPoint]
+    n_chars: int  # held-out characters measured on (newlines not counted)
+    notes: tuple[str, ...]  # how the request was cut down, in words; () when it ran as asked
+
+
+def measure_compression(tokenizer, sizes: list[int], heldout_lines: list[str],
+                        budget: MeasureBudget = MeasureBudget()) -> Compression:
+    """compression_curve within the budget: at most max_points sizes (the smallest kept) on at most
+    max_chars of held-out text (an even stride). Sizes above the tokenizer's own are dropped, and said."""
+    notes = []
+    lines = thin_lines(heldout_lines, budget.max_chars)
+    if len(lines) < len(heldout_lines):
+        notes.append(f"measured on {len(lines):,} of {len(heldout_lines):,} held-out lines "
+                     f"(the limit is {budget.max_chars:,} characters)")
+    largest = tokenizer.get_vocab_size()
+    wanted = sorted(set(sizes))
+    too_big = [v for v in wanted if v > largest]
+    if too_big:
+        notes.append(f"sizes above this tokenizer's {largest:,} tokens dropped: {', '.join(map(str, too_big))}")
+    kept = [v for v in wanted if v <= largest][: budget.max_points]
+    if len(kept) < len(wanted) - len(too_big):
+        notes.append(f"{len(wanted) - len(too_big)} sizes asked; a curve has at most {budget.max_points} points")
+    return Compression(compression_curve(tokenizer, kept, lines), sum(map(len, lines)), tuple(notes))
 
 
 # ---- the same algorithm in plain Python (after minbpe) ------------------------------------------
