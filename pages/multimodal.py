@@ -11,7 +11,15 @@ from core.charts import multimodal as charts
 from core.multimodal import clip as tiny_clip
 from core.multimodal import llava, uploads
 from core.multimodal import patches as vit
-from core.multimodal.shapes import COLOURS, HELDOUT_SEED, POSITIONS, SHAPES, Spec, caption, draw_picture, random_spec
+from core.multimodal.shapes import (
+    COLOURS,
+    HELDOUT_SEED,
+    POSITIONS,
+    SHAPES,
+    Spec,
+    draw_picture,
+    random_spec,
+)
 from core.state import Param
 
 DEMO_SIZE = 96  # the patch demo draws the picture at 96×96: many divisors to choose P from
@@ -23,14 +31,14 @@ VIEW_HELP = {"cosine": "cosine similarity cos(image i, caption j)",
 SOURCES = ("generated", "upload")
 
 PARAMS = [
-    Param("batch", 8, 4, 12),
-    Param("batch_seed", 0, 0, 999_999),
+    Param("batch", 8, 4, 12, step=1),
+    Param("batch_seed", 0, 0, 999_999, step=1),
     Param("view", "cosine", choices=VIEWS),
     Param("source", "generated", choices=SOURCES),
     Param("shape", "circle", choices=SHAPES),
     Param("colour", "red", choices=tuple(COLOURS)),
     Param("position", "left", choices=tuple(POSITIONS)),
-    Param("seed", 1, 0, 999_999),
+    Param("seed", 1, 0, 999_999, step=1),
     Param("labels", tiny_clip.LABEL_SETS[0], choices=tiny_clip.LABEL_SETS),
     Param("patch", 16, choices=PATCH_SIZES),
 ]
@@ -48,26 +56,38 @@ def _untrained():
     return tiny_clip.untrained_clip(model.config, seed=0), tokenizer
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+# Entry sizes: a similarity batch holds B ≤ 12 pictures of 32×32×3 (≤ 40 kB), a zero-shot result ≤ 120
+# probabilities and labels (≤ 20 kB), a decoded upload ≤ 256×256×3 bytes (192 kB), a LLaVA trace a few rows.
+@ui.cached_compute(max_entries=128, max_size="8MB")
 def _similarity(n: int, seed: int, trained: bool) -> tiny_clip.SimilarityResult:
     model, tokenizer = ui.clip() if trained else _untrained()
     return tiny_clip.similarity_batch(model, tokenizer, _prep(), n=n, seed=seed)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@ui.cached_compute(max_entries=256, max_size="8MB")
 def _zero_shot_generated(shape: str, colour: str, position: str, seed: int, labels: str) -> tiny_clip.ZeroShotResult:
     model, tokenizer = ui.clip()
     picture = draw_picture(Spec(shape, colour, position, HELDOUT_SEED + seed), _prep().image_size)
     return tiny_clip.zero_shot(model, tokenizer, _prep(), picture, labels)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _zero_shot_upload(data: bytes, labels: str) -> tiny_clip.ZeroShotResult:
+@ui.cached_compute(max_entries=64, max_size="4MB")
+def _zero_shot_upload(small: np.ndarray, labels: str) -> tiny_clip.ZeroShotResult:
     model, tokenizer = ui.clip()
-    return tiny_clip.zero_shot(model, tokenizer, _prep(), uploads.load_upload(data), labels)
+    return tiny_clip.zero_shot(model, tokenizer, _prep(), small, labels)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@ui.cached_compute(max_entries=32, max_size="8MB")
+def _decoded(data: bytes) -> tuple[np.ndarray | None, str | None]:
+    """(picture (h, w, 3) uint8, None) or (None, why it was refused): keyed by the bytes, so each upload
+    is checked and decoded once, under the lock, and a refusal is remembered too."""
+    try:
+        return uploads.decode_upload(data), None
+    except ValueError as err:
+        return None, str(err)
+
+
+@ui.cached_compute(max_entries=32, max_size="2MB")
 def _llava(picture: np.ndarray, text: str) -> llava.LlavaTrace:
     clip_model, _ = ui.clip()
     lm, lm_tokenizer = ui.causal_lm("tiny-lm")
@@ -130,8 +150,8 @@ def _randomize() -> None:
     st.session_state.update(shape=spec.shape, colour=spec.colour, position=spec.position, seed=spec.seed)
 
 
-def picture_ui() -> tuple[np.ndarray | None, np.ndarray | None, bytes | None, dict | None]:
-    """Widgets for the picture -> (picture at DEMO_SIZE, the model's S×S picture, uploaded bytes or None,
+def picture_ui() -> tuple[np.ndarray | None, np.ndarray | None, bool, dict | None]:
+    """Widgets for the picture -> (picture at DEMO_SIZE, the model's S×S picture, whether it was uploaded,
     truth or None)."""
     size = _prep().image_size
     source = st.radio("Picture", SOURCES, key="source", horizontal=True,
@@ -144,23 +164,31 @@ def picture_ui() -> tuple[np.ndarray | None, np.ndarray | None, bytes | None, di
         seed = c4.number_input("Jitter seed", 0, 999_999, key="seed")
         c4.button("🎲 Random picture", key="random_picture", on_click=_randomize)
         spec = Spec(shape, colour, position, HELDOUT_SEED + seed)
-        return draw_picture(spec, DEMO_SIZE), draw_picture(spec, size), None, \
+        return draw_picture(spec, DEMO_SIZE), draw_picture(spec, size), False, \
             {"colour": colour, "shape": shape, "position": position}
-    uploaded = st.file_uploader("A PNG or JPEG picture (at most 5 MB)", type=["png", "jpg", "jpeg"], key="upload")
+    # No type=[...]: Streamlit would raise on a crafted client's other extension; core refuses it with a message.
+    uploaded = st.file_uploader(f"A PNG or JPEG picture (at most {uploads.MAX_UPLOAD_BYTES // 2**20} MB, "
+                                f"{uploads.MAX_UPLOAD_PIXELS / 1e6:.0f} megapixels and "
+                                f"{uploads.MAX_ASPECT_RATIO}:1)", key="upload")
     if uploaded is None:
         st.info("Upload a picture, or switch to *draw one*. Tip: a single coloured shape on a white background is "
                 "what this tiny model knows; a photo of a cat is far outside its world.")
-        return None, None, None, None
-    data = uploaded.getvalue()
+        return None, None, False, None
+    st.text(f"Your file: {uploaded.name[:200]}")  # plain text: a file name is the uploader's, never markdown
     try:
-        image = uploads.load_upload(data)
+        uploads.check_name(uploaded.name)
     except ValueError as err:
-        st.error(f"{uploaded.name}: {err}")
-        return None, None, None, None
-    return uploads.to_model_picture(image, DEMO_SIZE), uploads.to_model_picture(image, size), data, None
+        st.error(str(err))
+        return None, None, False, None
+    with ui.heavy("Reading your picture"):
+        image, refusal = _decoded(uploaded.getvalue())
+    if refusal:
+        st.error(refusal)
+        return None, None, False, None
+    return uploads.to_model_picture(image, DEMO_SIZE), uploads.to_model_picture(image, size), True, None
 
 
-def zero_shot_section(picture: np.ndarray, small: np.ndarray, data: bytes | None, truth: dict | None) -> None:
+def zero_shot_section(picture: np.ndarray, small: np.ndarray, uploaded: bool, truth: dict | None) -> None:
     st.header("2 · Zero-shot classification")
     st.markdown(
         "No classifier was ever trained. Write one prompt per label (*a photo of a red circle*, ...), embed "
@@ -169,11 +197,11 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, data: bytes | None
     labels = st.radio("Labels", tiny_clip.LABEL_SETS, key="labels", horizontal=True,
                       format_func=lambda s: f"{s} ({len(tiny_clip.label_set(s))} prompts)")
     with ui.heavy("Classifying"):
-        if data is None:
+        if not uploaded:
             s = st.session_state
             res = _zero_shot_generated(s["shape"], s["colour"], s["position"], s["seed"], labels)
         else:
-            res = _zero_shot_upload(data, labels)
+            res = _zero_shot_upload(small, labels)
     prep = _prep()
     c1, c2, c3 = st.columns([1, 1, 2])
     c1.image(upscale(picture, 192), caption="the picture", width="stretch")
@@ -191,10 +219,11 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, data: bytes | None
                   "square with white, shrunk to 32×32; anything but a flat shape on white is out of distribution "
                   "and the probabilities then mean little. ")
                + f"Accuracy of the bundled model on held-out pictures: {_accuracy_line()}")
-    ui.code_behind(tiny_clip.zero_shot, tiny_clip.preprocess, uploads.to_model_picture, uploads.load_upload)
+    ui.code_behind(tiny_clip.zero_shot, tiny_clip.preprocess, uploads.to_model_picture, uploads.check_header,
+                   uploads.load_upload)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=1, max_size="1MB", show_spinner=False)
 def _accuracy_line() -> str:
     import json
 
@@ -291,9 +320,9 @@ ui.bind_params(PARAMS)
 if ui.require_model("tiny-clip"):
     similarity_section()
     st.divider()
-    picture, small, data, truth = picture_ui()
+    picture, small, uploaded, truth = picture_ui()
     if picture is not None:
-        zero_shot_section(picture, small, data, truth)
+        zero_shot_section(picture, small, uploaded, truth)
         st.divider()
         patches_section(picture, small)
         st.divider()

@@ -1,5 +1,7 @@
 """RAG & long context: chunk a document set, embed it with a real sentence encoder, index it with
 faiss, retrieve for your question, and see the exact prompt a generator would get."""
+import functools
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -17,58 +19,81 @@ DEFAULT_QUESTION = "What does the KV cache store?"
 MAX_QUESTION_CHARS = 500
 INDEX_LABELS = {"flat": "Flat (exact)", "hnsw": "HNSW (approximate graph)"}
 STRATEGY_LABELS = {"fixed": "fixed-size windows", "sentence": "whole sentences", "paragraph": "whole paragraphs"}
+SIZE_STEP, OVERLAP_STEP = 50, 10  # the sliders' steps; links are snapped to them
 SWEEP_SIZES = (200, 400, 800, 1200)
+SWEEP_MAX_SECONDS = 60  # hard cap of the measured sweep; each size is one request within the chunk budget
+BENCH_SIZES = (10_000, 20_000)
 PARAMS = [
     Param("q", DEFAULT_QUESTION, max_len=MAX_QUESTION_CHARS),
-    Param("size", 400, 100, 1500),
-    Param("overlap", 80, 0, 750),
+    Param("size", 400, 100, 1500, step=SIZE_STEP),
+    Param("overlap", 80, 0, 750, step=OVERLAP_STEP),
     Param("strategy", "fixed", choices=chunking.STRATEGIES),
-    Param("k", 4, 1, 10),
+    Param("k", 4, 1, 10, step=1),
     Param("index", "flat", choices=tuple(INDEX_LABELS)),
-    Param("hnsw_m", 16, 2, 64),
-    Param("ef", 16, 1, 128),
+    Param("hnsw_m", 16, 2, 64, step=1),
+    Param("ef", 16, 1, 128, step=1),
     Param("order", rag.ORDERS[0], choices=rag.ORDERS),
 ]
+RULES = (functools.partial(chunking.cap_overlap, step=OVERLAP_STEP),)  # overlap < size / 2, on the slider's grid
 
 
 # ---- cached, lock-guarded work (keyed by the documents' hash and every parameter) --------------------
-@st.cache_data(max_entries=32, show_spinner=False)
+# An entry holds at most MAX_CHUNKS x 384 float32 vectors (1.2 MB) and the chunks' text (0.2 MB).
+@ui.cached_compute(max_entries=24, max_size="48MB")
 def _embedded(_docs: tuple, docs_hash: str, size: int, overlap: int, strategy: str) -> rag.EmbeddedChunks:
     return rag.embed_chunks(ui.sentence_embedder(), _docs, chunking.ChunkConfig(size, overlap, strategy))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+# An entry holds one score per chunk and the question's vector: a few kB.
+@ui.cached_compute(max_entries=256, max_size="16MB")
 def _retrieval(_embedded: rag.EmbeddedChunks, docs_hash: str, size: int, overlap: int, strategy: str,
                question: str, k: int, kind: str, hnsw_m: int, ef: int) -> rag.Retrieval:
     return rag.retrieve(ui.sentence_embedder(), _embedded, question, k, kind, hnsw_m=hnsw_m, ef_search=ef)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _sweep(_docs: tuple, docs_hash: str, overlap_fraction: float, strategy: str, k: int) -> pd.DataFrame:
-    rows = rag.sweep_chunk_sizes(ui.sentence_embedder(), _docs, SWEEP_SIZES, overlap_fraction, strategy,
-                                 chunking.load_questions(), k)
-    return pd.DataFrame([asdict(r) for r in rows])
+# One chunk size of the sweep on the bundled documents (the labelled questions are about them): one row.
+@ui.cached_compute(max_entries=64, max_size="1MB")
+def _sweep_row(size: int, overlap_fraction: float, strategy: str, k: int) -> rag.SweepRow:
+    return rag.sweep_row(ui.sentence_embedder(), chunking.load_documents(), size, overlap_fraction, strategy,
+                         chunking.load_questions(), k)
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@ui.cached_compute(max_entries=4, max_size="1MB")
 def _index_bench(n: int, k: int) -> pd.DataFrame:
     return pd.DataFrame([asdict(r) for r in rag.benchmark_indexes(n=n, n_queries=200, k=k)])
 
 
 def _documents() -> tuple[chunking.Document, ...]:
-    """The bundled documents, plus the learner's upload when it is valid text."""
+    """The learner's upload, when it is valid text, in front of the bundled documents (so a chunk budget
+    cut falls on the bundled ones)."""
     docs = chunking.load_documents()
-    upload = st.file_uploader(f"Add your own document (.txt or .md, at most {chunking.MAX_UPLOAD_BYTES // 1000} kB)",
-                              type=["txt", "md"], key="rag_upload")
+    # No type=[...]: Streamlit would raise on a crafted client's other extension; core refuses it with a message.
+    upload = st.file_uploader(f"Add your own document (.txt or .md, at most {chunking.MAX_UPLOAD_BYTES // 1000} kB; "
+                              f"the first {chunking.MAX_UPLOAD_CHARS:,} characters are used)", key="rag_upload")
     if upload is None:
         return docs
+    st.text(f"Your file: {chunking.clean_file_name(upload.name)}")  # plain text: a name is never markdown
     try:
-        doc = chunking.document_from_upload(upload.name, upload.getvalue())
+        doc, note = chunking.document_from_upload(upload.name, upload.getvalue())
     except ValueError as err:
         st.error(f"{err} The bundled documents are used alone.")
         return docs
-    st.success(f"Added **{doc.name}** ({len(doc.text):,} characters) to the {len(docs)} bundled documents.")
-    return docs + (doc,)
+    if note:
+        st.warning(note)
+    st.success(f"Added it ({len(doc.text):,} characters) to the {len(docs)} bundled documents; its chunks are "
+               "cited as `upload:` and the file name.")
+    return (doc,) + docs
+
+
+def _link_note(raw: str | None) -> None:
+    """Say so when a link's overlap (`raw`, read before the rules) broke 'overlap below half the chunk size'."""
+    if raw is None:
+        return
+    overlap, size = Param("overlap", 0, 0, 10**6).parse(raw), st.session_state["size"]
+    if 2 * overlap >= size:
+        st.warning(f"This link asks for an overlap of {overlap:,} characters with chunks of {size}. The overlap "
+                   f"must stay below half the chunk size (a chunk must add more new text than it repeats), so it "
+                   f"is {st.session_state['overlap']}, the largest the slider allows.")
 
 
 def _prompt_tokens(prompt: str, embedder) -> str:
@@ -83,6 +108,69 @@ def _prompt_tokens(prompt: str, embedder) -> str:
     return " · ".join(counts)
 
 
+def sweep_section(cfg: chunking.ChunkConfig, k: int) -> None:
+    """The chunk-size sweep: measured only when its button is clicked, one size at a time (each a short
+    request under the lock), kept in session_state with the settings it ran with."""
+    fraction = round(cfg.overlap / cfg.size, 2)
+    settings = {"overlap_fraction": fraction, "strategy": cfg.strategy, "k": k}
+    if st.button(f"Measure chunk sizes {SWEEP_SIZES[0]}-{SWEEP_SIZES[-1]} (re-embeds the bundled documents "
+                 f"{len(SWEEP_SIZES)} times, up to a minute)", key="rag_sweep"):
+        rows = []
+        st.session_state["rag_sweep_result"] = {"settings": settings, "rows": rows}  # filled as sizes finish
+        # Clicking Stop (or any widget) starts a new run of the page, which ends this one between two sizes.
+        st.button("Stop", key="rag_sweep_stop", help="Ends the measurement after the current chunk size; the "
+                  "sizes measured so far are kept.")
+        bar, start = st.progress(0.0, text="Measuring…"), time.perf_counter()
+        for i, size in enumerate(SWEEP_SIZES):
+            if time.perf_counter() - start > SWEEP_MAX_SECONDS:
+                break
+            with ui.heavy(f"Re-embedding at chunk size {size}"):
+                rows.append(asdict(_sweep_row(size, fraction, cfg.strategy, k)))
+            bar.progress((i + 1) / len(SWEEP_SIZES), text=f"Chunk size {size} measured")
+        bar.empty()
+    result = st.session_state.get("rag_sweep_result")
+    if not result or not result["rows"]:
+        return
+    ran = result["settings"]
+    sweep = pd.DataFrame(result["rows"])
+    labels = {"n_chunks": "chunks", "embed_seconds": "seconds to embed", "index_bytes": "flat index bytes",
+              "truncated": "chunks truncated", "hit_at_1": "right document first",
+              "hit_at_k": f"right document in top {ran['k']}"}
+    long = sweep.melt(id_vars="size", value_vars=list(labels), var_name="quantity").replace({"quantity": labels})
+    st.altair_chart(charts.sweep_chart(long))
+    st.dataframe(sweep, hide_index=True)
+    if len(sweep) < len(SWEEP_SIZES):
+        st.warning(f"Stopped after {len(sweep)} of {len(SWEEP_SIZES)} chunk sizes; click *Measure* again to finish "
+                   "(the sizes already measured come back at once).")
+    st.caption(f"Measured with the overlap at {ran['overlap_fraction']:.0%} of the size, strategy "
+               f"'{ran['strategy']}' and k = {ran['k']}, on the {len(chunking.load_documents())} bundled documents "
+               f"(an upload is left out: the {len(chunking.load_questions())} labelled questions in "
+               "assets/docs/questions.tsv are each answered by one of them). Times are wall-clock, one run each.")
+    if ran != settings:
+        st.info("These numbers are for the settings named just above, not the current ones: click *Measure* to "
+                "measure the current settings.")
+
+
+def bench_section() -> None:
+    """Four faiss index kinds on synthetic vectors: measured only when the button is clicked, then kept."""
+    b1, b2 = st.columns([1, 3])
+    n = b1.selectbox("Vectors", BENCH_SIZES, key="rag_bench_n", format_func="{:,}".format)
+    if b2.button("Build the four indexes and measure (several seconds)", key="rag_bench"):
+        with ui.heavy("Building faiss indexes"):
+            st.session_state["rag_bench_result"] = {"n": n, "table": _index_bench(n, 10)}
+    result = st.session_state.get("rag_bench_result")
+    if not result:
+        return
+    bench = result["table"].assign(megabytes=lambda d: d["bytes"] / 1e6)
+    st.altair_chart(charts.index_bench_chart(bench), width="stretch")
+    st.dataframe(bench.drop(columns="bytes"), hide_index=True)
+    st.caption(f"{result['n']:,} vectors; recall@10 against brute force over 200 queries; query time is the batch's "
+               "wall time divided by 200; one run each, on this server's CPU. PQ's low recall is why real systems "
+               "re-rank its shortlist with the full vectors.")
+    if result["n"] != n:
+        st.info(f"Measured on {result['n']:,} vectors: click the button to measure {n:,}.")
+
+
 # ---- page ------------------------------------------------------------------------------------------
 st.title("🔎 RAG & long context")
 st.markdown(
@@ -92,11 +180,12 @@ st.markdown(
     "**embed** every chunk with all-MiniLM-L6-v2, **index** the vectors with faiss, **retrieve** the top k for "
     "your question, and **assemble** the prompt a generator would receive.")
 
-ui.bind_params(PARAMS)
+link_overlap = None if "overlap" in st.session_state else st.query_params.get("overlap")  # a link's, on arrival
+ui.bind_params(PARAMS, rules=RULES)
 raw_question = st.text_input("Your question", key="q")
 c1, c2, c3 = st.columns(3)
-size = c1.slider("Chunk size (characters)", 100, 1500, step=50, key="size")
-overlap = c2.slider("Overlap (characters)", 0, 750, step=10, key="overlap")
+size = c1.slider("Chunk size (characters)", 100, 1500, step=SIZE_STEP, key="size")
+overlap = c2.slider("Overlap (characters, below half the size)", 0, 750, step=OVERLAP_STEP, key="overlap")
 strategy = c3.selectbox("Chunking strategy", chunking.STRATEGIES, key="strategy", format_func=STRATEGY_LABELS.get)
 c4, c5, c6, c7 = st.columns(4)
 k = c4.slider("Chunks to retrieve (k)", 1, 10, key="k")
@@ -108,6 +197,7 @@ ui.sync_params([p for p in PARAMS if p.key != "q" or len(raw_question) <= MAX_QU
 st.caption("Sizes are in **characters** (English averages about 4 characters per word piece). Fixed windows cut "
            "through words; the sentence and paragraph strategies pack whole units up to the size and repeat the "
            "last units of a chunk, up to the overlap, at the start of the next.")
+_link_note(link_overlap)
 
 docs = _documents()
 cfg, clamp_message = chunking.clamp_config(chunking.ChunkConfig(size, overlap, strategy))
@@ -127,9 +217,12 @@ with ui.heavy("Embedding the chunks and searching"):
                                                       question, k, kind, *((hnsw_m, ef) if kind == "hnsw" else (0, 0)))
 
 n_chunks = len(embedded.chunks)
+if embedded.budget_message:
+    st.warning(embedded.budget_message)
+    st.text("Left out, in part or whole: " + ", ".join(embedded.cut_docs))  # plain text: may name an upload
 truncated = sum(t > embedded.max_tokens for t in embedded.token_counts)
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Documents → chunks", f"{len(docs)} → {n_chunks}")
+m1.metric("Documents → chunks", f"{len(docs)} → {n_chunks}" + (f" of {embedded.n_made:,}" if embedded.n_made > n_chunks else ""))
 m2.metric("Time to embed all chunks", f"{embedded.embed_seconds:.2f} s")
 m3.metric("Vectors (float32)", f"{n_chunks} × {embedded.vectors.shape[1]}")
 m4.metric("Longest chunk (word pieces)", max(embedded.token_counts, default=0))
@@ -145,7 +238,8 @@ if result is not None:
     r3.metric("Search (1 query)", f"{result.search_ms:.3f} ms")
     r4.metric(f"Recall@{k} vs exact", f"{result.recall:.3f}")
     st.caption(f"Measured on this server when these settings were first run ({INDEX_LABELS[kind]}); recall uses "
-               f"every chunk and your question as queries ({n_chunks + 1} searches) against brute-force numpy.")
+               f"every chunk and your question as queries ({n_chunks + 1} searches) against brute-force numpy, "
+               "scored a batch of queries at a time (never an N × N matrix); chunks with equal scores count alike.")
     if kind == "hnsw" and result.recall == 1.0:
         st.caption("With only a few hundred vectors, HNSW's graph is nearly complete and finds everything: see "
                    "*Index types at scale* below for recall below 1.")
@@ -201,22 +295,10 @@ st.markdown(
     f"index), embedded in **{embedded.embed_seconds:.2f} s** on this server. Smaller chunks match a question more "
     "precisely but carry less context and mean more vectors to embed and store; larger chunks dilute the "
     f"embedding, and past {embedded.max_tokens} word pieces are truncated. Overlap keeps a sentence cut at a "
-    "boundary whole in one chunk, at the cost of embedding the overlapping text twice.")
-if st.button(f"Measure chunk sizes {SWEEP_SIZES[0]}-{SWEEP_SIZES[-1]} (re-embeds the documents {len(SWEEP_SIZES)} times)",
-             key="rag_sweep"):
-    st.session_state["rag_sweep_on"] = True
-if st.session_state.get("rag_sweep_on"):
-    fraction = cfg.overlap / cfg.size
-    with ui.heavy("Re-embedding at every chunk size"):
-        sweep = _sweep(docs, docs_hash, fraction, cfg.strategy, k)
-    labels = {"n_chunks": "chunks", "embed_seconds": "seconds to embed", "index_bytes": "flat index bytes",
-              "truncated": "chunks truncated", "hit_at_1": "right document first", "hit_at_k": f"right document in top {k}"}
-    long = sweep.melt(id_vars="size", value_vars=list(labels), var_name="quantity").replace({"quantity": labels})
-    st.altair_chart(charts.sweep_chart(long))
-    st.dataframe(sweep, hide_index=True)
-    st.caption(f"Overlap kept at {fraction:.0%} of the size, strategy '{cfg.strategy}'. Retrieval quality is "
-               f"scored on {len(chunking.load_questions())} labelled questions (assets/docs/questions.tsv), "
-               "each answered by one bundled document. Times are wall-clock, one run each.")
+    "boundary whole in one chunk, at the cost of embedding the overlapping text twice. Chunk count is the bill: "
+    f"this server embeds at most **{chunking.MAX_CHUNKS:,} chunks** ({chunking.MAX_EMBED_CHARS:,} characters) per "
+    "request, about 10 s of its 2 CPU cores.")
+sweep_section(cfg, k)
 
 st.header("Index types at scale")
 st.markdown(
@@ -224,19 +306,7 @@ st.markdown(
     "(random clusters, like topics) the differences appear: **Flat** compares everything (exact), **HNSW** "
     "walks a graph (M=16, efSearch=16), **IVF** searches the 4 nearest of about √N clusters, **IVF-PQ** also "
     "compresses each vector to 24 bytes (product quantization), so its scores are approximate.")
-b1, b2 = st.columns([1, 3])
-bench_n = b1.selectbox("Vectors", (10_000, 20_000), key="rag_bench_n", format_func="{:,}".format)
-if b2.button("Build the four indexes and measure (several seconds)", key="rag_bench"):
-    st.session_state["rag_bench_on"] = True
-if st.session_state.get("rag_bench_on"):
-    with ui.heavy("Building faiss indexes"):
-        bench = _index_bench(bench_n, 10)
-    bench["megabytes"] = bench["bytes"] / 1e6
-    st.altair_chart(charts.index_bench_chart(bench), width="stretch")
-    st.dataframe(bench.drop(columns="bytes"), hide_index=True)
-    st.caption("recall@10 against brute force over 200 queries; query time is the batch's wall time divided by 200; "
-               "one run each, on this server's CPU. PQ's low recall is why real systems re-rank its shortlist "
-               "with the full vectors.")
+bench_section()
 
 st.header("Long context: more is not always better")
 st.markdown(

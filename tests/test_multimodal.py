@@ -1,6 +1,8 @@
 """Tiny CLIP, synthetic pictures, preprocessing, patches, zero-shot: core.multimodal and core.multimodal.shapes."""
 import io
 import json
+import struct
+import zlib
 from dataclasses import replace
 
 import numpy as np
@@ -40,6 +42,37 @@ def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format=fmt)
     return buf.getvalue()
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def black_png(width: int, height: int, channels: int = 3) -> bytes:
+    """A valid, all-black PNG of any size, written row by row with streaming zlib: a 6300 × 6300 RGBA
+    one (160 MB of pixels) costs a few MB of memory to write and compresses to about 160 kB."""
+    colour_type = {3: 2, 4: 6}[channels]  # RGB, RGBA
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    compressor, row = zlib.compressobj(9), b"\0" * (1 + channels * width)  # filter byte 0, then the pixels
+    rows_per_piece = max(1, 2**20 // len(row))
+    pieces, done = [], 0
+    while done < height:
+        n = min(rows_per_piece, height - done)
+        pieces.append(compressor.compress(row * n))
+        done += n
+    pieces.append(compressor.flush())
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(pieces)) + _chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Fail the test if any picture is decoded: refusals must come from the header alone."""
+    from PIL import ImageFile
+
+    def refuse(self):
+        raise AssertionError("a picture was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
 
 
 # ---- pictures ------------------------------------------------------------------------------
@@ -263,32 +296,90 @@ def test_load_upload_accepts_png_and_jpeg():
         image = uploads.load_upload(png_bytes(picture, fmt))
         assert image.mode == "RGB" and image.size == (64, 64)
     big = np.zeros((600, 1200, 3), np.uint8)
-    assert max(uploads.load_upload(png_bytes(big)).size) == 512  # shrunk to the longer side
+    assert uploads.load_upload(png_bytes(big)).size == (256, 128)  # shrunk to MAX_SIDE on the longer side
     rgba = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
     buf = io.BytesIO()
     rgba.save(buf, format="PNG")
     assert uploads.load_upload(buf.getvalue()).getpixel((5, 5)) == (255, 255, 255)  # transparent -> white
 
 
+def test_black_png_writer_makes_a_valid_picture():
+    image = Image.open(io.BytesIO(black_png(7, 5, channels=4)))
+    assert image.format == "PNG" and image.size == (7, 5) and image.mode == "RGBA"
+    assert np.array_equal(np.asarray(image), np.zeros((5, 7, 4), np.uint8))
+    assert uploads.decode_upload(black_png(40, 30)).shape == (30, 40, 3)
+
+
+def noisy_png(size: int = 64) -> bytes:
+    return png_bytes(np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
     (b"hello, this is text", "not a PNG or JPEG"),
-    (png_bytes(np.zeros((8, 8, 3), np.uint8), "GIF"), "GIF"),
-    (png_bytes(np.full((64, 64, 3), 200, np.uint8))[:60], "damaged|not a PNG"),
-])
-def test_load_upload_rejects_bad_files(data, message):
-    import re
+    (b"just a text file renamed picture.png\n" * 50, "not a PNG or JPEG"),
+    (png_bytes(np.zeros((8, 8, 3), np.uint8), "GIF"), "This is a GIF file"),
+    (png_bytes(np.zeros((8, 8, 3), np.uint8), "BMP"), "This is a BMP file"),
+    (noisy_png()[:20], "not a PNG or JPEG"),  # cut inside the header
+], ids=["empty", "text", "renamed-text", "gif", "bmp", "cut-header"])
+def test_bad_files_are_refused_before_decoding(data, message, no_decoding):
+    with pytest.raises(ValueError, match=message):
+        uploads.check_header(data)
+    with pytest.raises(ValueError, match=message):
+        uploads.decode_upload(data)
 
-    with pytest.raises(ValueError, match=re.compile(message)):
-        uploads.load_upload(data)
+
+def test_truncated_png_passes_the_header_and_fails_decoding_with_a_message():
+    data = noisy_png(64)  # 12 kB of incompressible pixels: cut in the middle of the image data
+    header = uploads.check_header(data[: len(data) // 2])
+    assert (header.format, header.width, header.height) == ("PNG", 64, 64)
+    with pytest.raises(ValueError, match="damaged or cut short"):
+        uploads.decode_upload(data[: len(data) // 2])
 
 
-def test_load_upload_rejects_huge_pictures_before_decoding():
-    data = png_bytes(np.zeros((3000, 3000, 3), np.uint8))  # compresses to a few kB
+@pytest.mark.parametrize("width, height, channels, message", [
+    (1, 39_000_000, 3, r"1×39,000,000 pixels \(39.0 megapixels\)"),  # the issue's 75 kB PNG
+    (6300, 6300, 4, r"6,300×6,300 pixels \(39.7 megapixels\)"),  # the issue's 170 kB RGBA PNG
+    (2001, 2000, 3, r"\(4.0 megapixels\); at most 4 megapixels"),  # just over the limit
+], ids=["1x39M", "6300x6300-RGBA", "just-over"])
+def test_huge_pictures_are_refused_from_the_header(width, height, channels, message, no_decoding):
+    data = black_png(width, height, channels)
+    assert len(data) < uploads.MAX_UPLOAD_BYTES  # small files: only the header tells
+    with pytest.raises(ValueError, match=message):
+        uploads.check_header(data)
     with pytest.raises(ValueError, match="megapixels"):
-        uploads.load_upload(data, max_pixels=4_000_000)
+        uploads.decode_upload(data)
+
+
+def test_header_limits_hand_worked(no_decoding):
+    assert uploads.check_header(black_png(2000, 2000)) == uploads.Header("PNG", 2000, 2000, "RGB")  # exactly 4 MP
+    assert uploads.check_header(black_png(2000, 100)).width == 2000  # exactly 20:1
+    with pytest.raises(ValueError, match="2,001×100 pixels, 20:1; at most 20:1"):
+        uploads.check_header(black_png(2001, 100))
+    with pytest.raises(ValueError, match="25:1"):
+        uploads.check_header(black_png(40, 1000, 4))
     with pytest.raises(ValueError, match="MB"):
-        uploads.load_upload(b"\0" * 100, max_bytes=10)
+        uploads.check_header(b"\0" * 100, max_bytes=10)
+    jpeg = png_bytes(np.zeros((30, 40, 3), np.uint8), "JPEG")
+    assert uploads.check_header(jpeg) == uploads.Header("JPEG", 40, 30, "RGB")
+
+
+def test_names_must_say_png_or_jpeg():
+    for name in ("cat.png", "CAT.JPG", "x.jpeg", "\u202egpj.png"):
+        uploads.check_name(name)
+    for name in ("evil.exe", "picture.png.exe", "", None, "notes.txt"):
+        with pytest.raises(ValueError, match="does not end in .png, .jpg or .jpeg"):
+            uploads.check_name(name)
+
+
+def test_decode_upload_returns_the_small_rgb_array():
+    picture = np.zeros((300, 600, 4), np.uint8)
+    picture[..., 0], picture[:, :300, 3] = 255, 255  # left half opaque red, right half transparent
+    small = uploads.decode_upload(png_bytes(picture))
+    assert small.shape == (128, 256, 3) and small.dtype == np.uint8
+    assert tuple(small[64, 10]) == (255, 0, 0) and tuple(small[64, 250]) == (255, 255, 255)  # transparent -> white
+    square = uploads.to_model_picture(small, 32)  # arrays go in as they are, padded to a square with white
+    assert square.shape == (32, 32, 3) and tuple(square[0, 16]) == (255, 255, 255) and tuple(square[16, 2]) == (255, 0, 0)
 
 
 # ---- charts --------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""AppTest of the Multimodal page: it opens, its widgets work, uploads are validated."""
+"""AppTest of the Multimodal page: it opens, its widgets work, uploads are checked before decoding, decoded
+once, and their names shown as plain text."""
 import io
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import assert_ok, open_page
+from tests.test_multimodal import black_png
 
 PAGE = "pages/multimodal.py"
 
@@ -13,6 +15,12 @@ PAGE = "pages/multimodal.py"
 def png(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def image_bytes(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), "red").save(buf, format=fmt)
     return buf.getvalue()
 
 
@@ -93,3 +101,63 @@ def test_url_state_is_read():
     assert at.selectbox(key="shape").value == "cross" and at.select_slider(key="patch").value == 24
     assert at.slider(key="batch").value == 12  # out of range in the URL: clamped
     assert any("= 16" in latex.value for latex in at.latex)
+
+
+def upload_source():
+    at = open_page(PAGE)
+    at.radio(key="source").set_value("upload").run()
+    return at
+
+
+def rendered_as_markdown(at) -> list[str]:
+    return [e.value for e in (*at.markdown, *at.success, *at.error, *at.warning, *at.info, *at.caption)]
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("strip.png", black_png(1, 39_000_000), "1×39,000,000 pixels"),  # 75 kB that would decode to 117 MB
+    ("bomb.png", black_png(6300, 6300, 4), "6,300×6,300 pixels"),  # 170 kB that would decode to 159 MB
+    ("wide.png", black_png(2100, 100), "21:1; at most 20:1"),
+    ("cut.png", png(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))[:6000], "cut short"),
+    ("animation.png", image_bytes("GIF"), "This is a GIF file"),
+    ("notes.png", b"Just some text in a file renamed .png\n" * 20, "not a PNG or JPEG"),
+    ("evil.exe", png(np.zeros((8, 8, 3), np.uint8)), "does not end in .png"),
+], ids=["1x39M", "6300x6300-RGBA", "aspect", "truncated", "gif-renamed", "text-renamed", "exe"])
+def test_bad_pictures_give_a_clear_message(name, data, message):
+    at = upload_source()
+    at.file_uploader(key="upload").set_value((name, data, "image/png")).run()
+    assert_ok(at, "Multimodal")
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert not any("Prediction" in m.value for m in at.markdown)
+
+
+def test_uploaded_file_names_are_shown_as_plain_text():
+    at = upload_source()
+    hostile = "[click](https://evil.example).png"
+    at.file_uploader(key="upload").set_value((hostile, b"not a picture", "image/png")).run()
+    assert_ok(at, "Multimodal")
+    assert any(hostile in t.value for t in at.text)
+    assert any("not a PNG or JPEG" in e.value for e in at.error)
+    assert not any("click" in m or "evil" in m for m in rendered_as_markdown(at))
+    picture = np.full((40, 40, 3), 255, np.uint8)
+    at.file_uploader(key="upload").set_value((hostile, png(picture), "image/png")).run()
+    assert_ok(at, "Multimodal")
+    assert any(hostile in t.value for t in at.text) and any("Prediction" in m.value for m in at.markdown)
+    assert not any("click" in m or "evil" in m for m in rendered_as_markdown(at))
+
+
+def test_an_upload_is_decoded_once(monkeypatch):
+    from core.multimodal import uploads
+
+    decoded = []
+    original = uploads.decode_upload
+    monkeypatch.setattr(uploads, "decode_upload", lambda data, *a, **kw: decoded.append(len(data)) or original(data, *a, **kw))
+    at = upload_source()
+    picture = np.full((50, 70, 3), 255, np.uint8)
+    picture[20:30, 5:15] = np.random.default_rng().integers(0, 256, 3)  # bytes no earlier test uploaded
+    at.file_uploader(key="upload").set_value(("square.png", png(picture), "image/png")).run()
+    assert_ok(at, "Multimodal")
+    assert len(decoded) == 1
+    at.radio(key="labels").set_value("colour + shape + position").run()
+    at.select_slider(key="patch").set_value(8).run()
+    assert_ok(at, "Multimodal")
+    assert len(decoded) == 1  # reruns read the cached small picture

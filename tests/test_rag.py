@@ -1,4 +1,5 @@
 """core.rag.chunking, core.rag.retrieval and core.charts.rag: hand-worked cases, independent computations, invariants."""
+import functools
 import subprocess
 import sys
 
@@ -69,11 +70,86 @@ def test_units_and_packing_hand_worked():
     assert chunking.pack_spans([(0, 10)], size=4, overlap=1) == [(0, 4), (3, 7), (6, 10)]
 
 
-def test_clamp_overlap_with_message():
+def test_clamp_overlap_below_half_the_size_with_message():
     cfg, message = chunking.clamp_config(ChunkConfig(100, 150, "fixed"))
-    assert cfg == ChunkConfig(100, 50, "fixed") and "clamped" in message
+    assert cfg == ChunkConfig(100, 49, "fixed") and "clamped to 49" in message and "never move forward" in message
     cfg, message = chunking.clamp_config(ChunkConfig(100, 99, "nonsense"))
-    assert cfg == ChunkConfig(100, 99, "fixed") and message is None
+    assert cfg == ChunkConfig(100, 49, "fixed") and "add only 1 new" in message
+    cfg, message = chunking.clamp_config(ChunkConfig(100, 50, "sentence"))  # exactly half: repeats as much as it adds
+    assert cfg == ChunkConfig(100, 49, "sentence") and "clamped" in message
+    assert chunking.clamp_config(ChunkConfig(100, 49, "paragraph")) == (ChunkConfig(100, 49, "paragraph"), None)
+
+
+def test_max_overlap_is_the_largest_grid_value_below_half():
+    assert chunking.max_overlap(100) == 49 and chunking.max_overlap(100, 10) == 40
+    assert chunking.max_overlap(150, 10) == 70 and chunking.max_overlap(1500, 10) == 740
+    for step in (1, 10):  # against a search over every grid value
+        for size in range(1, 400):
+            assert chunking.max_overlap(size, step) == max(o for o in range(0, size, step) if 2 * o < size), (size, step)
+
+
+def test_overlap_rule_for_links():
+    from core.state import apply_rules
+
+    rule = functools.partial(chunking.cap_overlap, step=10)  # as the page binds it
+    assert apply_rules({"size": 100, "overlap": 99, "k": 4}, [rule]) == {"size": 100, "overlap": 40, "k": 4}
+    assert apply_rules({"size": 400, "overlap": 80}, [rule]) == {"size": 400, "overlap": 80}  # valid: unchanged
+    assert apply_rules({"k": 4}, [rule]) == {"k": 4}
+
+
+# ---- the chunk budget ----------------------------------------------------------------------------------
+def direct_fixed_count(length: int, size: int, overlap: int) -> int:
+    """Windows of `size` every `size - overlap` characters until one reaches the end: 1 + ceil((L - size) / step)."""
+    return 1 + max(0, -(-(length - size) // (size - overlap)))
+
+
+def test_chunk_counts_equal_a_direct_count():
+    docs = tuple(chunking.make_document(f"d{i}.md", "abcdefghij" * n) for i, n in enumerate((1, 7, 30, 123)))
+    for size, overlap in [(4, 1), (10, 0), (100, 49), (37, 18)]:
+        chunks = chunking.chunk_documents(docs, ChunkConfig(size, overlap, "fixed"))
+        assert len(chunks) == sum(direct_fixed_count(len(d.text), size, overlap) for d in docs), (size, overlap)
+
+
+def test_budget_keeps_the_first_chunks_and_counts_the_rest():
+    docs = tuple(chunking.make_document(f"d{i}.md", "abcdefghij" * 10) for i in range(3))  # 100 characters each
+    chunks = chunking.chunk_documents(docs, ChunkConfig(20, 0, "fixed"))  # 5 per document, 20 characters each
+    kept = chunking.within_budget(chunks, max_chunks=7, max_chars=10_000)
+    assert kept.chunks == chunks[:7] and kept.n_made == 15 and kept.chars_made == 300 and kept.cut
+    assert kept.cut_docs == ("d1.md", "d2.md")
+    by_chars = chunking.within_budget(chunks, max_chunks=100, max_chars=110)  # 5 chunks of 20 fit in 110
+    assert len(by_chars.chunks) == 5 and by_chars.cut_docs == ("d1.md", "d2.md")
+    whole = chunking.within_budget(chunks, max_chunks=15, max_chars=300)
+    assert whole.chunks == chunks and not whole.cut and whole.cut_docs == ()
+    message = chunking.budget_message(7, 15, 300, 2, max_chunks=7, max_chars=10_000)
+    assert "make 15 chunks" in message and "at most 7 chunks" in message and "other 8" in message
+    assert chunking.budget_message(15, 15, 300, 0) is None
+
+
+@pytest.mark.parametrize("strategy", chunking.STRATEGIES)
+def test_the_links_of_the_issue_stay_within_the_budget(strategy):
+    """/rag?size=100&overlap=99 made 27,949 chunks (9,787 with strategy=sentence); clamped, and with the largest
+    upload on top, what is embedded stays within the budget."""
+    docs = chunking.load_documents()
+    upload, _ = chunking.document_from_upload("big.md", ("A sentence of words. " * 1400).encode())  # cut to 20,000
+    cfg, message = chunking.clamp_config(ChunkConfig(100, 99, strategy))
+    assert cfg.overlap == 49 and message
+    made = chunking.chunk_documents((upload,) + docs, cfg)
+    kept = chunking.within_budget(made)
+    assert len(kept.chunks) <= chunking.MAX_CHUNKS
+    assert sum(len(c.text) for c in kept.chunks) <= chunking.MAX_EMBED_CHARS
+    assert kept.n_made == len(made) and sum(len(c.text) for c in made) <= 2 * sum(len(d.text) for d in (upload,) + docs)
+
+
+def test_embed_chunks_applies_the_budget(embedder):
+    docs = chunking.load_documents()[:2]
+    cfg = ChunkConfig(200, 40, "fixed")
+    direct = sum(direct_fixed_count(len(d.text), 200, 40) for d in docs)
+    embedded = rag.embed_chunks(embedder, docs, cfg, max_chunks=7)
+    assert embedded.n_made == direct == len(chunking.chunk_documents(docs, cfg)) > 7
+    assert len(embedded.chunks) == 7 and embedded.vectors.shape == (7, 384) and len(embedded.token_counts) == 7
+    assert embedded.chunks == chunking.chunk_documents(docs, cfg)[:7]
+    assert f"make {direct} chunks" in embedded.budget_message and "first 7 chunks" in embedded.budget_message
+    assert rag.embed_chunks(embedder, docs[:1], ChunkConfig(1500, 0)).budget_message is None
 
 
 @pytest.mark.parametrize("strategy", chunking.STRATEGIES)
@@ -96,20 +172,34 @@ def test_chunks_cover_every_document(strategy, size, overlap):
 
 
 def test_upload_validation():
-    doc = chunking.document_from_upload("notes.md", "# My notes\n\nSome text.".encode())
-    assert doc.name == "upload:notes.md" and doc.title == "My notes"
-    assert chunking.document_from_upload("../../etc/a.txt", b"hello").name == "upload:a.txt"
+    doc, note = chunking.document_from_upload("notes.md", b"# My notes\r\n\r\nSome text.")
+    assert doc == chunking.Document("upload:notes.md", "My notes", "# My notes\n\nSome text.") and note is None
+    assert chunking.document_from_upload("../../etc/a.txt", b"hello")[0].name == "upload:a.txt"
+    assert chunking.document_from_upload("a\nb\x1b.md", b"hello")[0].name == "upload:ab.md"  # control characters dropped
+    text = "é" * (chunking.MAX_UPLOAD_BYTES // 2)  # 2 bytes each in UTF-8: 30,000 bytes, 15,000 characters
+    assert chunking.document_from_upload("a.txt", text.encode()) == (chunking.make_document("upload:a.txt", text), None)
+    long_doc, note = chunking.document_from_upload("a.txt", b"x" * 29_000)  # over the characters: cut, with a note
+    assert long_doc.text == "x" * chunking.MAX_UPLOAD_CHARS and "29,000 characters; only the first 20,000" in note
     bad = {  # the message a learner sees names the problem
         "not a .txt or .md": ("a.pdf", b"%PDF-1.4"),
-        "the limit is": ("a.txt", b"x" * (chunking.MAX_UPLOAD_BYTES + 1)),
+        r"30,001 bytes; the limit is 30,000": ("a.txt", b"x" * (chunking.MAX_UPLOAD_BYTES + 1)),
         "NUL bytes": ("a.txt", b"ab\x00cd"),
         "not valid UTF-8": ("a.txt", b"caf\xe9"),
+        "UTF-16 text; save it as UTF-8": ("a.md", b"\xff\xfe" + "UTF-16 text".encode("utf-16-le")),
         "is empty": ("a.txt", b"  \n "),
+        "is empty:": ("a.txt", b""),
         "control characters": ("a.md", bytes(range(1, 9)) * 20),
     }
     for message, (name, data) in bad.items():
         with pytest.raises(ValueError, match=message):
             chunking.document_from_upload(name, data)
+    long_name = "../../<img src=x>![t](http://evil.example/t.png)" + "n" * 5000 + ".txt"
+    assert chunking.document_from_upload(long_name, b"text")[0].name == "upload:" + chunking.clean_file_name(long_name)
+    assert chunking.clean_file_name(long_name).endswith("nnn.txt") and len(chunking.clean_file_name(long_name)) == 80
+    hostile = "[click](https://evil.example) **bold**.md"
+    with pytest.raises(ValueError) as err:
+        chunking.document_from_upload(hostile, b"\x00\x01")
+    assert "click" not in str(err.value) and "evil" not in str(err.value)  # the page shows the name apart, as text
 
 
 # ---- indexes and search --------------------------------------------------------------------------------
@@ -123,6 +213,40 @@ def test_faiss_flat_top_k_equals_brute_force_numpy():
     np.testing.assert_array_equal(rag.exact_search(vectors, queries, 5)[1], want)
 
 
+def test_exact_search_in_batches_equals_a_full_sort():
+    vectors, queries = unit_vectors(300, seed=6), unit_vectors(45, seed=7)
+    full = queries @ vectors.T  # (Q, N), computed here independently
+    want = np.argsort(-full, axis=1, kind="stable")[:, :8]
+    for batch_bytes in (1, 4 * 300 * 7, 2**30):  # one query per batch, 7 per batch, all at once
+        scores, ids = rag.exact_search(vectors, queries, 8, batch_bytes=batch_bytes)
+        np.testing.assert_array_equal(ids, want)
+        np.testing.assert_allclose(scores, np.take_along_axis(full, want, axis=1), atol=1e-6)
+    scores, ids = rag.exact_search(vectors[:5], queries, 10)  # k above N: all N, best first
+    assert ids.shape == (45, 5) and (np.diff(scores, axis=1) <= 1e-7).all()
+    twins = np.vstack([vectors[:3], vectors[:3]])  # rows 0-2 equal rows 3-5: ties go to the lower id
+    _, ids = rag.exact_search(twins, twins[:3], 2)
+    np.testing.assert_array_equal(ids, [[0, 3], [1, 4], [2, 5]])
+
+
+def test_exact_search_memory_stays_bounded():
+    """Every chunk as a query (N x N) would be 4000² floats = 64 MB; batches keep it near batch_bytes."""
+    import tracemalloc
+
+    vectors = unit_vectors(4000, dim=16, seed=8)
+    tracemalloc.start()
+    rag.exact_search(vectors, vectors, 5, batch_bytes=2**20)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 12 * 2**20, peak
+
+
+def test_recall_with_ties_hand_worked():
+    true_scores = np.array([[0.9, 0.8, 0.8]])  # k = 3, the k-th exact score is 0.8
+    assert rag.recall_with_ties(np.array([[0.9, 0.8, 0.8]]), np.array([[0, 5, 7]]), true_scores) == 1.0
+    assert rag.recall_with_ties(np.array([[0.9, 0.8, 0.7]]), np.array([[0, 5, 7]]), true_scores) == pytest.approx(2 / 3)
+    assert rag.recall_with_ties(np.array([[0.9, 0.8, 0.8]]), np.array([[0, 5, -1]]), true_scores) == pytest.approx(2 / 3)
+
+
 def test_recall_of_exact_search_is_one_and_approximate_is_at_most_one():
     vectors, queries = unit_vectors(2000, seed=3), unit_vectors(50, seed=4)
     truth = rag.exact_search(vectors, queries, 10)[1]
@@ -133,6 +257,12 @@ def test_recall_of_exact_search_is_one_and_approximate_is_at_most_one():
     recall = rag.recall_at_k(rag.search(sparse_graph, queries, 10)[1], truth)
     assert 0.0 < recall < 1.0  # 32-d random vectors with a 4-link graph: misses must happen
     assert rag.recall_at_k(np.array([[1, 2, 3]]), np.array([[1, 2, 4]])) == pytest.approx(2 / 3)
+    # the same with the new batched top-k and ties counted, every vector a query as on the page
+    scores, ids = rag.search(rag.build_index(vectors, "flat"), vectors, 10)
+    assert rag.recall_with_ties(scores, ids, rag.exact_search(vectors, vectors, 10, batch_bytes=2**16)[0]) == 1.0
+    twins = np.vstack([vectors[:500], vectors[:500]])  # a document uploaded twice: every score tied with a twin
+    scores, ids = rag.search(rag.build_index(twins, "flat"), twins, 3)
+    assert rag.recall_with_ties(scores, ids, rag.exact_search(twins, twins, 3)[0]) == 1.0
 
 
 def test_index_benchmark_measures_every_kind():
@@ -188,6 +318,8 @@ def test_sweep_measures_each_size(embedder):
     assert [r.size for r in rows] == [300, 900] and [r.overlap for r in rows] == [60, 180]
     assert rows[0].n_chunks == len(chunking.chunk_documents(docs, ChunkConfig(300, 60))) > rows[1].n_chunks
     assert rows[0].index_bytes > rows[1].index_bytes and rows[1].truncated == 0
+    assert rows[0].left_out == rows[1].left_out == 0
+    assert rag.sweep_row(embedder, docs, 200, 0.9, "fixed", questions, k=2).overlap == 99  # below half, like any request
 
 
 # ---- the prompt ----------------------------------------------------------------------------------------

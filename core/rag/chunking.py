@@ -14,6 +14,12 @@ Three strategies:
 - "paragraph": the same with paragraphs (blank-line separated blocks).
 A sentence or paragraph longer than `size` is cut into fixed windows.
 
+Two rules keep the work a request can cause bounded (a classroom shares one 2-core server):
+- overlap < size / 2, so every character lands in at most two chunks and the text to embed is at
+  most twice the documents (`clamp_config`, and `cap_overlap` for links);
+- a chunk budget: at most MAX_CHUNKS chunks and MAX_EMBED_CHARS characters are embedded per request,
+  in document order; what the settings would make beyond it is counted and reported (`within_budget`).
+
 The bundled document set lives in assets/docs/ (original text, see its README.md).
 """
 import hashlib
@@ -27,7 +33,12 @@ from core.pretraining.data import ASSETS
 DOCS_DIR = ASSETS / "docs"
 STRATEGIES = ("fixed", "sentence", "paragraph")
 UPLOAD_SUFFIXES = (".txt", ".md")
-MAX_UPLOAD_BYTES = 30_000  # about ten bundled documents: keeps re-embedding to a few seconds
+MAX_UPLOAD_BYTES = 30_000  # refused before decoding: about the size of all the bundled documents together
+MAX_UPLOAD_CHARS = 20_000  # a longer text is cut here: 20,000 more keeps the smallest chunks near the budget
+# MiniLM embeds very roughly 100 short chunks (about 2,500 word pieces) a second on 2 CPU cores, so
+# 800 chunks or 100,000 characters (about 25,000 word pieces) is about 10 s: the most one request may take.
+MAX_CHUNKS = 800
+MAX_EMBED_CHARS = 100_000
 
 # A sentence ends at . ! or ? followed by whitespace (but not after "et al." or "e.g."); a blank line,
 # or a line starting a list item or heading, also starts a new unit.
@@ -86,44 +97,132 @@ def documents_hash(docs: tuple[Document, ...]) -> str:
     return h.hexdigest()[:16]
 
 
-def document_from_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> Document:
-    """A Document from an uploaded file, or ValueError with a message a learner can act on."""
-    clean = Path(name or "upload.txt").name[:80]
+def clean_file_name(name: str | None, default: str = "upload.txt", max_len: int = 80) -> str:
+    """The last path part of an uploaded file's name, printable characters only, at most max_len of them
+    with the end (the extension) kept: clean_file_name('../../etc/notes.md') -> 'notes.md'.
+    Still untrusted text: show it as plain text."""
+    printable = "".join(ch for ch in str(name or "") if ch.isprintable())
+    base = Path(printable.replace("\\", "/")).name or default
+    return base if len(base) <= max_len else base[: max_len - 17] + "…" + base[-16:]
+
+
+def document_from_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES,
+                         max_chars: int = MAX_UPLOAD_CHARS) -> tuple[Document, str | None]:
+    """(Document, note or None) from an uploaded file, or ValueError with a message a learner can act on.
+
+    A text over max_chars characters is cut there, and the note says so. The messages never repeat the
+    file name: it is the uploader's text, and a page shows it apart, as plain text (a name like
+    '[click](https://evil.example).md' must not become a link).
+    """
+    clean = clean_file_name(name)
     if not clean.lower().endswith(UPLOAD_SUFFIXES):
-        raise ValueError(f"'{clean}' is not a .txt or .md file: only plain text or markdown can be chunked here.")
-    if len(data) > max_bytes:
-        raise ValueError(f"'{clean}' is {len(data):,} bytes; the limit is {max_bytes:,} bytes "
+        raise ValueError("This is not a .txt or .md file: only plain text or markdown can be chunked here.")
+    if len(data) > max_bytes:  # before decoding: a large file costs nothing more than this check
+        raise ValueError(f"The file is {len(data):,} bytes; the limit is {max_bytes:,} bytes "
                          "(so embedding it stays a matter of seconds). Upload an excerpt.")
+    if not data.strip():
+        raise ValueError("The file is empty: there is nothing to chunk.")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # the byte-order mark of UTF-16 ("Unicode" in Windows Notepad)
+        raise ValueError("The file is UTF-16 text; save it as UTF-8 and try again.")
     if b"\0" in data:
-        raise ValueError(f"'{clean}' contains NUL bytes: it looks like a binary file, not text.")
+        raise ValueError("The file contains NUL bytes: it looks like a binary file, not text.")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ValueError(f"'{clean}' is not valid UTF-8 text (byte {err.start}); save it as UTF-8 and try again.") from err
+        raise ValueError(f"The file is not valid UTF-8 text (byte {err.start:,} cannot be read); "
+                         "save it as UTF-8 and try again.") from err
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t")
     if controls > 0.01 * max(len(text), 1):
-        raise ValueError(f"'{clean}' is mostly control characters: it looks like a binary file, not text.")
+        raise ValueError("The file is mostly control characters: it looks like a binary file, not text.")
     if not text.strip():
-        raise ValueError(f"'{clean}' is empty: there is nothing to chunk.")
-    return make_document(f"upload:{clean}", text.replace("\r\n", "\n"))
+        raise ValueError("The file is empty: there is nothing to chunk.")
+    text = text.replace("\r\n", "\n")
+    note = None
+    if len(text) > max_chars:
+        note = (f"The file has {len(text):,} characters; only the first {max_chars:,} are chunked and embedded "
+                "(every character costs embedding time on a server the class shares).")
+        text = text[:max_chars]
+    return make_document(f"upload:{clean}", text), note
 
 
-# ---- chunking --------------------------------------------------------------------------------
+# ---- the rules: overlap below half the size, and a chunk budget --------------------------------
+def max_overlap(size: int, step: int = 1) -> int:
+    """The largest overlap below size / 2 on a grid of `step`: max_overlap(100) -> 49; max_overlap(100, 10) -> 40.
+
+    Below half the size, each chunk adds more new text than it repeats, so a character is in at most
+    two chunks and the text to embed stays under twice the documents.
+    """
+    return max(0, (int(size) - 1) // 2 // step * step)
+
+
+def cap_overlap(values: dict, step: int = 1) -> dict:
+    """The same rule for a page's URL values: {'size': 100, 'overlap': 99} -> {'size': 100, 'overlap': 40} (step 10)."""
+    if "size" not in values or "overlap" not in values:
+        return values
+    return {**values, "overlap": min(int(values["overlap"]), max_overlap(values["size"], step))}
+
+
 def clamp_config(cfg: ChunkConfig) -> tuple[ChunkConfig, str | None]:
-    """(valid config, message or None): overlap must stay below size, or chunking never advances.
+    """(valid config, message or None): overlap must stay below half the size.
 
-    clamp_config(ChunkConfig(100, 150)) -> (ChunkConfig(100, 50), 'Overlap 150 ≥ chunk size 100 ...')
+    clamp_config(ChunkConfig(100, 150)) -> (ChunkConfig(100, 49), 'Overlap 150 is not below half ... clamped to 49.')
     """
     size = max(1, int(cfg.size))
     overlap = max(0, int(cfg.overlap))
     strategy = cfg.strategy if cfg.strategy in STRATEGIES else "fixed"
     message = None
-    if overlap >= size:
-        message = (f"Overlap {overlap} ≥ chunk size {size}: each chunk would start where the previous one "
-                   f"started, so overlap is clamped to half the chunk size ({size // 2}).")
-        overlap = size // 2
+    if 2 * overlap >= size:
+        advance = size - overlap
+        message = (f"Overlap {overlap} is not below half the chunk size {size}: each chunk would repeat "
+                   f"{min(overlap, size)} characters of the previous one and add only {max(advance, 0)} new "
+                   f"one(s){' (chunking would never move forward)' if advance <= 0 else ''}. The overlap is "
+                   f"clamped to {max_overlap(size)}: a chunk must add more new text than it repeats, which keeps "
+                   "the text to embed under twice the documents.")
+        overlap = max_overlap(size)
     return ChunkConfig(size, overlap, strategy), message
 
+
+@dataclass(frozen=True)
+class Budgeted:
+    chunks: tuple[Chunk, ...]  # the first chunks, in document order, that fit the budget
+    n_made: int  # chunks the settings make
+    chars_made: int  # characters in all of them
+    cut_docs: tuple[str, ...]  # documents with at least one chunk left out, in order
+
+    @property
+    def cut(self) -> bool:
+        return len(self.chunks) < self.n_made
+
+
+def within_budget(chunks: tuple[Chunk, ...], max_chunks: int = MAX_CHUNKS,
+                  max_chars: int = MAX_EMBED_CHARS) -> Budgeted:
+    """Keep the first chunks while both budgets hold; count what is left out.
+
+    within_budget(3 chunks of 10 characters, max_chunks=5, max_chars=25) -> 2 kept, n_made 3, chars_made 30
+    """
+    kept, chars = 0, 0
+    for c in chunks:
+        if kept + 1 > max_chunks or chars + len(c.text) > max_chars:
+            break
+        kept, chars = kept + 1, chars + len(c.text)
+    cut_docs = tuple(dict.fromkeys(c.doc for c in chunks[kept:]))
+    return Budgeted(tuple(chunks[:kept]), len(chunks), sum(len(c.text) for c in chunks), cut_docs)
+
+
+def budget_message(n_kept: int, n_made: int, chars_made: int, n_cut_docs: int,
+                   max_chunks: int = MAX_CHUNKS, max_chars: int = MAX_EMBED_CHARS) -> str | None:
+    """What a learner reads when the budget cut the chunks (None when it did not). Document names are
+    left out: an uploaded one is the uploader's text, shown apart as plain text."""
+    if n_kept >= n_made:
+        return None
+    return (f"These settings make {n_made:,} chunks ({chars_made:,} characters). This server embeds at most "
+            f"{max_chunks:,} chunks and {max_chars:,} characters per request (about 10 s on its 2 CPU cores, "
+            f"shared by the class), so only the first {n_kept:,} chunks are embedded; the other "
+            f"{n_made - n_kept:,}, from the last {n_cut_docs} document(s), cannot be retrieved. Larger chunks or "
+            "less overlap make fewer chunks.")
+
+
+# ---- chunking --------------------------------------------------------------------------------
 
 def fixed_spans(start: int, end: int, size: int, overlap: int) -> list[tuple[int, int]]:
     """Windows of `size` over [start, end), each `size - overlap` after the last; the final one ends at `end`.

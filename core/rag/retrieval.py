@@ -12,6 +12,10 @@ the inner product, cos(q, x) = q·x / (|q||x|) = q·x, so a faiss inner-product 
 (Douze et al. 2024, https://arxiv.org/abs/2401.08281) does exact cosine search; HNSW
 (Malkov & Yashunin, https://arxiv.org/abs/1603.09320), IVF and IVF-PQ trade recall for speed/memory.
 
+Work per request is bounded: `embed_chunks` embeds at most chunking.MAX_CHUNKS chunks (the chunk
+budget), and exact search scores queries in batches, so memory stays at `batch_bytes` however many
+chunks there are (never a dense N x N matrix).
+
 Stable helpers for bench/: `embed_texts`, `build_index`, `search`, `exact_search`, `recall_at_k`.
 Chunking lives in core/rag/chunking.py.
 """
@@ -20,7 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.rag.chunking import Chunk, ChunkConfig, Document, chunk_documents
+from core.rag.chunking import (
+    MAX_CHUNKS,
+    MAX_EMBED_CHARS,
+    Chunk,
+    ChunkConfig,
+    Document,
+    budget_message,
+    chunk_documents,
+    clamp_config,
+    within_budget,
+)
 
 INDEX_KINDS = ("flat", "hnsw", "ivf", "ivfpq")
 ORDERS = ("best first", "best at the edges")
@@ -52,22 +66,38 @@ def count_tokens(tokenizer, text: str) -> int:
 
 @dataclass(frozen=True)
 class EmbeddedChunks:
-    chunks: tuple[Chunk, ...]
+    chunks: tuple[Chunk, ...]  # the N chunks embedded: the first ones, within the chunk budget
     vectors: np.ndarray  # (N, C) float32, unit rows
     token_counts: tuple[int, ...]  # word pieces per chunk, before the model's truncation
     max_tokens: int  # the embedder's limit (longer chunks are truncated)
     embed_seconds: float  # wall time of embed_texts for all N chunks, measured once
+    n_made: int = 0  # chunks the settings make; more than N when the budget cut them
+    chars_made: int = 0  # characters in all the chunks the settings make
+    cut_docs: tuple[str, ...] = ()  # documents with chunks left out by the budget
+    max_chunks: int = MAX_CHUNKS
+    max_chars: int = MAX_EMBED_CHARS
+
+    @property
+    def budget_message(self) -> str | None:
+        """Why fewer chunks than the settings make were embedded, or None."""
+        return budget_message(len(self.chunks), self.n_made, self.chars_made, len(self.cut_docs),
+                              self.max_chunks, self.max_chars)
 
 
-def embed_chunks(embedder, docs: tuple[Document, ...], cfg: ChunkConfig, batch_size: int = 32) -> EmbeddedChunks:
-    """Chunk `docs` with `cfg` and embed every chunk, timing the embedding."""
-    chunks = chunk_documents(docs, cfg)
-    texts = [c.text for c in chunks]
+def embed_chunks(embedder, docs: tuple[Document, ...], cfg: ChunkConfig, batch_size: int = 32,
+                 max_chunks: int = MAX_CHUNKS, max_chars: int = MAX_EMBED_CHARS) -> EmbeddedChunks:
+    """Chunk `docs` with `cfg`, keep the chunks within the budget, embed them and time the embedding.
+
+    Chunking is cheap (character spans); embedding is what costs, so the budget is applied between the two.
+    """
+    budgeted = within_budget(chunk_documents(docs, cfg), max_chunks, max_chars)
+    texts = [c.text for c in budgeted.chunks]
     counts = [len(ids) for ids in embedder.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]] if texts else []
     start = time.perf_counter()
     vectors = embed_texts(embedder, texts, batch_size)
     seconds = time.perf_counter() - start
-    return EmbeddedChunks(chunks, vectors, tuple(counts), int(embedder.max_seq_length), seconds)
+    return EmbeddedChunks(budgeted.chunks, vectors, tuple(counts), int(embedder.max_seq_length), seconds,
+                          budgeted.n_made, budgeted.chars_made, budgeted.cut_docs, max_chunks, max_chars)
 
 
 # ---- indexing and search ---------------------------------------------------------------------
@@ -114,18 +144,45 @@ def search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return index.search(queries, k)
 
 
-def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The same top-k by brute force in numpy: scores = queries @ vectorsᵀ, (Q, N), then the k largest."""
-    scores = np.atleast_2d(queries) @ vectors.T  # (Q, N)
-    k = max(1, min(int(k), vectors.shape[0]))
-    ids = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (Q, k)
-    return np.take_along_axis(scores, ids, axis=1).astype(np.float32), ids.astype(np.int64)
+def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int,
+                 batch_bytes: int = 8 * 2**20) -> tuple[np.ndarray, np.ndarray]:
+    """The same top-k by brute force in numpy: scores = queries @ vectorsᵀ, then the k largest of each row.
+
+    vectors (N, C), queries (Q, C) -> (scores (Q, k) float32, ids (Q, k) int64), best first, ties to the
+    lower id (a stable sort). Queries go in batches of B rows, so the (B, N) scores and their sort order
+    stay under `batch_bytes`: every chunk as a query never builds the N x N matrix.
+    """
+    queries = np.atleast_2d(queries).astype(np.float32, copy=False)
+    n = vectors.shape[0]
+    k = max(1, min(int(k), n))
+    rows = max(1, batch_bytes // (16 * max(1, n)))  # B: 4 bytes a score, 4 its negation, 8 its rank
+    top_scores = np.zeros((len(queries), min(k, n)), dtype=np.float32)
+    top_ids = np.zeros((len(queries), min(k, n)), dtype=np.int64)
+    for start in range(0, len(queries) if n else 0, rows):
+        scores = queries[start:start + rows] @ vectors.T  # (B, N)
+        ids = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (B, k)
+        top_ids[start:start + rows] = ids
+        top_scores[start:start + rows] = np.take_along_axis(scores, ids, axis=1)
+    return top_scores, top_ids
 
 
 def recall_at_k(found_ids: np.ndarray, true_ids: np.ndarray) -> float:
     """Fraction of the true top-k neighbours (exact search) that the index also returned, (Q, k) each."""
     hits = sum(len(set(f.tolist()) & set(t.tolist())) for f, t in zip(found_ids, true_ids))
     return hits / max(1, true_ids.size)
+
+
+def recall_with_ties(found_scores: np.ndarray, found_ids: np.ndarray, true_scores: np.ndarray,
+                     tol: float = 1e-5) -> float:
+    """Recall@k where a returned neighbour counts when its score reaches the k-th exact score (within tol).
+
+    Duplicate chunks (a document uploaded twice) have equal scores, and which twin an index returns is
+    arbitrary; by ids alone exact search would then score below 1. Only for indexes that return exact
+    scores (flat, HNSW over full vectors); (Q, k) arrays each.
+    """
+    kth = true_scores[:, -1:]  # (Q, 1): the k-th best exact score of each query
+    hits = ((found_scores >= kth - tol) & (found_ids >= 0)).sum(axis=1)  # (Q,)
+    return float(np.minimum(hits, true_scores.shape[1]).sum() / max(1, true_scores.size))
 
 
 def index_bytes(index) -> int:
@@ -151,7 +208,7 @@ class Retrieval:
     scores: np.ndarray  # (N,) exact cosine similarity of the question with every chunk
     hits: tuple[Hit, ...]  # the top k returned by the index
     kind: str
-    recall: float  # recall@k of this index vs exact search, every chunk and the question used as queries
+    recall: float  # recall@k of this index vs exact search (ties counted), every chunk and the question as queries
     build_seconds: float
     search_ms: float  # one query
     index_bytes: int
@@ -170,7 +227,8 @@ def retrieve(embedder, embedded: EmbeddedChunks, question: str, k: int = 4, kind
     hits = tuple(Hit(r + 1, int(i), float(s), embedded.chunks[int(i)])
                  for r, (s, i) in enumerate(zip(scores[0], ids[0])) if i >= 0)
     queries = np.vstack([query[None, :], vectors])  # (1 + N, C)
-    recall = recall_at_k(search(index, queries, k)[1], exact_search(vectors, queries, k)[1])
+    found_scores, found_ids = search(index, queries, k)  # (1 + N, k) each
+    recall = recall_with_ties(found_scores, found_ids, exact_search(vectors, queries, k)[0])
     return Retrieval(question, query, vectors @ query, hits, kind, recall, build_seconds, search_ms, index_bytes(index))
 
 
@@ -217,7 +275,8 @@ def pca_2d(vectors: np.ndarray, extra: np.ndarray | None = None) -> tuple[np.nda
 class SweepRow:
     size: int
     overlap: int
-    n_chunks: int
+    n_chunks: int  # chunks embedded
+    left_out: int  # chunks the settings make beyond the chunk budget (0 unless the budget cut them)
     mean_chars: float
     truncated: int  # chunks longer than the embedder's limit
     embed_seconds: float
@@ -236,18 +295,21 @@ def evaluate_questions(embedder, embedded: EmbeddedChunks, questions, k: int) ->
     return float(at1), float(atk)
 
 
+def sweep_row(embedder, docs, size: int, overlap_fraction: float, strategy: str, questions, k: int) -> SweepRow:
+    """Re-chunk and re-embed the documents at one size, the overlap the same fraction of it (below half,
+    within the chunk budget like any request); measure cost and retrieval quality."""
+    cfg, _ = clamp_config(ChunkConfig(int(size), int(size * overlap_fraction), strategy))
+    embedded = embed_chunks(embedder, docs, cfg)
+    at1, atk = evaluate_questions(embedder, embedded, questions, k)
+    return SweepRow(cfg.size, cfg.overlap, len(embedded.chunks), embedded.n_made - len(embedded.chunks),
+                    float(np.mean([len(c.text) for c in embedded.chunks])),
+                    sum(t > embedded.max_tokens for t in embedded.token_counts), embedded.embed_seconds,
+                    index_bytes(build_index(embedded.vectors, "flat")), at1, atk)
+
+
 def sweep_chunk_sizes(embedder, docs, sizes, overlap_fraction: float, strategy: str, questions, k: int) -> list[SweepRow]:
-    """Re-chunk and re-embed the documents at each size; measure cost and retrieval quality."""
-    rows = []
-    for size in sizes:
-        cfg = ChunkConfig(int(size), int(size * overlap_fraction), strategy)
-        embedded = embed_chunks(embedder, docs, cfg)
-        at1, atk = evaluate_questions(embedder, embedded, questions, k)
-        rows.append(SweepRow(cfg.size, cfg.overlap, len(embedded.chunks),
-                             float(np.mean([len(c.text) for c in embedded.chunks])),
-                             sum(t > embedded.max_tokens for t in embedded.token_counts), embedded.embed_seconds,
-                             index_bytes(build_index(embedded.vectors, "flat")), at1, atk))
-    return rows
+    """`sweep_row` at each size: one re-embedding per size, each within the chunk budget."""
+    return [sweep_row(embedder, docs, size, overlap_fraction, strategy, questions, k) for size in sizes]
 
 
 @dataclass(frozen=True)
