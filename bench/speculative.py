@@ -27,7 +27,7 @@ def run(quick: bool = False) -> list[Figure]:
                f"greedy {new_tokens} tokens: target.generate alone / with tiny-lm-draft as assistant (k={K}), same output",
                note="" if s.speedup >= 1.5 else
                f"acceptance {s.acceptance:.0%} and a draft pass costing {s.cost_ratio:.0%} of a target pass (both "
-               f"overhead-bound on CPU) predict {s.predicted_speedup:.2f}x at best (Leviathan et al. 2023); our own "
+               f"overhead-bound on CPU) predict {s.predicted_speedup:.2f}x at best (Leviathan et al. 2022, arXiv 2211.17192); our own "
                f"loop (core.inference.speculative) reaches {s.loop_speedup:.2f}x, transformers' assisted generation adds "
                "per-round overhead",
                details=details),

@@ -234,7 +234,9 @@ if ui.require_model("tiny-lm"):
     with st.expander(f"The task: {len(train_pairs)} question/answer pairs to train on, {len(heldout_pairs)} held out"):
         st.code("\n\n".join(ft.format_prompt(q) + " " + a for q, a in train_pairs[:6]) + "\n\n…", language=None)
         st.caption("Written for this demo (assets/finetune/qa.tsv). Each example is wrapped in end-of-text tokens; "
-                   "the loss covers every token, so the model learns the template, the short answer and the stop.")
+                   "in this demo the loss covers every token, so the model learns the template, the short answer and the "
+                   "stop. Standard supervised fine-tuning (SFT) masks the prompt: labels are -100 on the prompt "
+                   "tokens, so only the response carries loss.")
 
     plan(model, cfg)
     with ui.heavy("Asking the base model"):

@@ -201,7 +201,7 @@ st.markdown("WordPiece (BERT) picks the pair maximising count(ab) / (count(a)·c
             "SentencePiece's Unigram model starts big and prunes the tokens that least reduce the corpus likelihood.")
 ui.code_behind(tok.train_bpe, tok.train_bpe_budgeted, tok.truncate_bpe, tok.split_text, tok.chars_per_token)
 ui.papers(
-    ("Neural Machine Translation of Rare Words with Subword Units (Sennrich et al. 2016, BPE)",
+    ("Neural Machine Translation of Rare Words with Subword Units (Sennrich et al. 2015 (arXiv 1508.07909), BPE)",
      "https://arxiv.org/abs/1508.07909"),
     ("Language Models are Unsupervised Multitask Learners (GPT-2, byte-level BPE)",
      "https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf"),

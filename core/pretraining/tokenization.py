@@ -1,4 +1,4 @@
-"""Byte-level BPE (Sennrich et al. 2016, https://arxiv.org/abs/1508.07909; GPT-2's byte-level
+"""Byte-level BPE (Sennrich et al. 2015, arXiv 1508.07909, https://arxiv.org/abs/1508.07909; GPT-2's byte-level
 variant, Radford et al. 2019) trained with Hugging Face `tokenizers`, and the same algorithm
 written out in plain Python (`bpe_from_scratch`) to show what the trainer does.
 
