@@ -158,7 +158,7 @@ def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example
 
 
 # ---- page ----------------------------------------------------------------------------------------------
-st.title("🤖 Agents")
+st.title(":material/smart_toy: Agents")
 st.markdown(
     "An **agent** is a language model in a loop: it writes a **Thought**, picks an **Action** (a tool and its "
     "input), the runtime runs the tool and appends the result as an **Observation**, and the model reads "

@@ -216,7 +216,7 @@ def math_section(config, cfg: ft.FinetuneConfig) -> None:
                "350 GB and the checkpoint from 350 GB to 35 MB (Hu et al. 2021, section 4.2).")
 
 
-st.title("🎯 Fine-tuning")
+st.title(":material/tune: Fine-tuning")
 st.markdown(
     "A pretrained model knows a language; fine-tuning teaches it a task. **Full fine-tuning** updates every "
     "weight, so it needs gradients and optimizer state for all of them. **LoRA** freezes the model and learns "

@@ -308,7 +308,7 @@ def llava_section(small: np.ndarray) -> None:
 
 
 # ---- the page ------------------------------------------------------------------------------
-st.title("🖼️ Multimodal")
+st.title(":material/image: Multimodal")
 st.markdown(
     "How do models read pictures? A Vision Transformer turns a picture into a sequence of patch tokens; CLIP trains "
     "a picture encoder and a text encoder together until matching pictures and captions point the same way; "

@@ -175,7 +175,7 @@ def merges_section(trained: Trained) -> None:
     ui.code_behind(tok.bpe_from_scratch, tok._merge_pair)
 
 
-st.title("📚 Pretraining")
+st.title(":material/menu_book: Pretraining")
 st.markdown(
     "Pretraining teaches a model to predict the next token on a huge corpus. The very first step is to "
     "decide what a token *is*: a **tokenizer** is itself learned from the data. Train one here on the "

@@ -172,7 +172,7 @@ def bench_section() -> None:
 
 
 # ---- page ------------------------------------------------------------------------------------------
-st.title("🔎 RAG & long context")
+st.title(":material/travel_explore: RAG & long context")
 st.markdown(
     "A language model only knows its training data. **Retrieval-augmented generation** (Lewis et al. 2020) "
     "looks up relevant passages at question time and pastes them into the prompt, with numbers the answer can "

@@ -77,9 +77,9 @@ def heavy(what: str = "Computing"):
     note = st.empty()
     if COMPUTE_LOCK.busy():
         ahead = COMPUTE_LOCK.waiting + 1
-        note.info(f"⏳ {what}: queued behind {ahead} run(s) on this server (first come, first served; "
+        note.info(f"{what}: queued behind {ahead} run(s) on this server (first come, first served; "
                   "everyone shares one CPU lock so each run stays fast). Results already computed by anyone "
-                  "show at once.")
+                  "show at once.", icon=":material/hourglass_top:")
     try:
         with st.spinner(f"{what}…"):
             yield
