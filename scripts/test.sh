@@ -3,8 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pip install -q -r requirements-dev.txt
-# The end-to-end test drives Debian's Chromium; install it where we may (root with apt), else it is skipped.
-if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: the browser test will be skipped"
+# The browser, load and replica tests drive Debian's Chromium (and nginx in front of two replicas); install
+# them where we may (root with apt), else those tests are skipped with their reason.
+missing=""
+command -v chromium >/dev/null || missing="$missing chromium"
+{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing="$missing nginx"
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq $missing >/dev/null) \
+    || echo "could not install chromium/nginx: the browser, load and replica tests will be skipped"
 fi
 python -m pytest -q "$@"
