@@ -5,9 +5,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
 

@@ -4,7 +4,7 @@ Latency alternates the variants within each round (compare_variants rotates thei
 perplexity is measured on the same held-out tokens for every variant.
 """
 from bench.common import Figure
-from core.inference.quantization import compare_variants, summary_ratios
+from core.inference.quant_measure import compare_variants, summary_ratios
 
 
 def run(quick: bool = False) -> list[Figure]:

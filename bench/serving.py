@@ -6,7 +6,8 @@ trace; each figure is the median over seeds.
 from dataclasses import asdict, replace
 
 from bench.common import Figure, median
-from core.inference.serving import ServeConfig, TraceConfig, compare
+from core.inference.serving import ServeConfig, compare
+from core.inference.traces import TraceConfig
 
 
 def figures(trace: TraceConfig, server: ServeConfig, seeds: tuple[int, ...]) -> list[Figure]:

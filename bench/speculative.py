@@ -1,7 +1,11 @@
 """Speculative decoding: tiny-lm-draft proposes, tiny-lm verifies; greedy, timed alternately with the
 target alone (core.inference.speculative). Both outputs must be identical: the bench fails otherwise."""
 from bench.common import Figure
-from core.inference.speculative import speculative_generate, speculative_speedup, target_greedy
+from core.inference.speculative import (
+    speculative_generate,
+    speculative_speedup,
+    target_greedy,
+)
 from core.models import load_causal_lm
 
 PROMPT = "And the LORD spake unto Moses, saying,"

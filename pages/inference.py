@@ -5,11 +5,12 @@ import ui
 from core.state import Param
 from ui.inference import decoding, kv_cache, quantization, serving, speculative
 
-st.title("⚡ Inference")
+st.title("Inference")
 st.markdown(
     "Training happens once; inference happens every time someone uses the model. This page measures, "
     "on **your** machine, what each inference trick buys: how the next token is chosen, why the KV cache "
-    "makes generation linear instead of quadratic, what quantization saves and costs, how a small draft "
+    "makes each step run one token instead of the whole prefix (linear token-passes; attention still reads the "
+    "whole cache), what quantization saves and costs, how a small draft "
     "model speeds up a big one, and how servers batch many users at once."
 )
 
@@ -25,6 +26,12 @@ PARAMS = [Param("section", "Decoding", choices=tuple(SECTIONS))]
 ui.bind_params(PARAMS)
 section = st.segmented_control("Section", list(SECTIONS), key="section", required=True)
 ui.sync_params(PARAMS)
+# A link may carry any section's values; the shown section cleans its own, this cleans the others' (as the
+# widgets would read them), so the URL never passes on a value no widget can hold.
+for param in (p for module in (decoding, kv_cache, quantization, speculative, serving) for p in module.PARAMS):
+    raw = st.query_params.get(param.key)
+    if raw is not None and raw != param.dump(param.parse(raw)):
+        st.query_params[param.key] = param.dump(param.parse(raw))
 SECTIONS[section or "Decoding"]()
 
 ui.quiz("Inference")

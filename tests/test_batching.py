@@ -73,3 +73,12 @@ def test_roofline_by_hand():
 def test_machine_measurements_are_positive():
     assert batching.measure_matmul_flops(n=128, reps=2) > 0
     assert batching.measure_copy_bandwidth(n_bytes=2**20, reps=2) > 0
+
+
+def test_plan_throughput_by_hand():
+    page = batching.plan_throughput((1, 2, 4, 8, 16), 32, 3)  # the page's default: 5 · 32 · 3 = 480 passes
+    assert not page.cut and page.forwards == 480
+    longest = batching.plan_throughput((1, 2, 4, 8, 16), 64, 3)  # 960 passes: 2 reps fit 640
+    assert (longest.new_tokens, longest.reps, longest.forwards) == (64, 2, 640) and longest.cut
+    huge = batching.plan_throughput((1, 2, 4, 8, 16), 2000, 3)  # one rep, then 640 // 5 = 128 tokens
+    assert (huge.new_tokens, huge.reps, huge.forwards) == (128, 1, 640)

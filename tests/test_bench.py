@@ -9,7 +9,8 @@ import pytest
 from bench import common, pages
 from bench import serving as bench_serving
 from bench.__main__ import BENCHMARKS, main
-from core.inference.serving import ServeConfig, TraceConfig
+from core.inference.serving import ServeConfig
+from core.inference.traces import TraceConfig
 
 
 def test_serving_figures_on_a_tiny_trace():

@@ -188,3 +188,24 @@ def test_decoding_charts_build_from_a_real_generation(lm):
     assert len(charts.decoding_path_chart(path).to_dict()["layer"]) == 3
     with pytest.raises(ValueError, match="missing"):
         charts.candidates_chart(frame.drop(columns="chosen"))
+
+
+# ---- the work budget -----------------------------------------------------------------------------
+def test_fit_budget_by_hand():
+    cfg, keep, notes = decoding.fit_budget(DecodeConfig("beam", num_beams=10, max_new_tokens=500), 450, 512)
+    assert (cfg.num_beams, cfg.max_new_tokens, keep) == (6, 128, 512 - 128)
+    assert len(notes) == 3 and "first 384" in notes[2]
+    cfg, keep, notes = decoding.fit_budget(DecodeConfig("top-k", max_new_tokens=24), 10, 512)
+    assert (cfg.max_new_tokens, keep, notes) == (24, 10, ())  # within the budget: untouched
+    assert decoding.fit_budget(DecodeConfig("greedy", num_beams=9), 10, 512)[2] == ()  # beams unused by greedy
+
+
+def test_generate_keeps_prompt_and_output_inside_the_positions(lm):
+    model, tok = lm
+    prompt = "Ünïcødé 日本語のテキスト 🤖 ∑ √ ≠ " * 15  # ~800 byte-level tokens: more than the 512 positions
+    assert len(tok(prompt).input_ids) > 512
+    gen = decoding.generate(model, tok, prompt, DecodeConfig("greedy", max_new_tokens=300, stop_at_eos=False))
+    assert len(gen.prompt_ids) == 512 - decoding.MAX_NEW_TOKENS and len(gen.new_ids) == decoding.MAX_NEW_TOKENS
+    assert list(gen.prompt_ids) == tok(prompt).input_ids[: 512 - decoding.MAX_NEW_TOKENS]
+    assert len(gen.notes) == 2
+    assert decoding.generate(model, tok, "And God said", DecodeConfig(max_new_tokens=4)).notes == ()

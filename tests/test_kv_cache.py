@@ -39,6 +39,13 @@ def test_attention_kinds_and_variants():
     assert mha.kv_heads == 64 and gqa.kv_heads == 8 and mqa.kv_heads == 1
 
 
+def test_grouped_variants_only_where_the_groups_divide_the_heads():
+    for m in kv.PUBLISHED_MODELS:
+        for v in kv.attention_variants(m):
+            assert m.heads % v.kv_heads == 0, v.name
+    assert [v.kv_heads for v in kv.attention_variants(shape("Falcon-7B"))] == [71, 1]  # 71 is prime: no GQA-8
+
+
 def test_every_published_config_cites_its_source():
     for m in kv.PUBLISHED_MODELS:
         assert "https://" in m.source and m.heads % m.kv_heads == 0
@@ -124,3 +131,44 @@ def test_kv_charts():
                            for v in kv.attention_variants(shape("Llama-2-70B"))])
     spec = charts.kv_memory_chart(memory, "gib").to_dict()
     assert [row["gib"] for row in spec["datasets"][spec["data"]["name"]]] == [10.0, 1.25, 0.15625]
+
+
+# ---- the timing demo's work budget -------------------------------------------------------------
+def test_token_passes_by_hand():
+    assert kv.token_passes(8, 128) == (8 + 127, sum(range(8, 8 + 128))) == (135, 9152)
+    assert kv.token_passes(3, 1) == (3, 3)  # one step: the prompt alone, with or without the cache
+
+
+def test_plan_timing_cuts_repetitions_then_tokens():
+    # 8 + 2·2·96 = 392 passes; warm-up (11 + 38) + 2·(103 + 5,328) = 10,911 token-passes
+    assert not kv.plan_timing(8, 96, 2).cut
+    assert kv.plan_timing(8, 96, 2).forwards == 392 and kv.plan_timing(8, 96, 2).token_passes == 49 + 2 * (103 + 5328)
+    at_128 = kv.plan_timing(8, 128, 2)  # 2 runs would be 520 passes: one run fits
+    assert (at_128.new_tokens, at_128.reps, at_128.forwards) == (128, 1, 264)
+    extreme = kv.plan_timing(8, 256, 2)  # one uncached run of 256 tokens alone is 34,688 token-passes
+    assert (extreme.new_tokens, extreme.reps, extreme.asked_tokens, extreme.asked_reps) == (170, 1, 256, 2)
+    assert extreme.forwards == 8 + 2 * 170 and extreme.token_passes == 15_951 <= kv.TIMING_MAX_TOKEN_PASSES
+    assert sum(kv.token_passes(8, 4)) + sum(kv.token_passes(8, 171)) > kv.TIMING_MAX_TOKEN_PASSES  # 171 would not fit
+
+
+@pytest.mark.parametrize("prompt_len", [1, 7, 40])
+@pytest.mark.parametrize("tokens", [32, 64, 128, 160, 256, 1000])
+def test_plan_timing_never_exceeds_the_budget(prompt_len, tokens):
+    plan = kv.plan_timing(prompt_len, tokens, 3)
+    assert plan.forwards <= kv.TIMING_MAX_FORWARDS and plan.token_passes <= kv.TIMING_MAX_TOKEN_PASSES
+    assert 1 <= plan.new_tokens <= tokens and 1 <= plan.reps <= 3
+
+
+def test_budgeted_timing_curve_runs_what_the_plan_counts(lm):
+    model, tok = lm
+    passes = []
+    hook = model.get_input_embeddings().register_forward_hook(lambda m, inp, out: passes.append(inp[0].size(1)))
+    try:
+        curve = kv.timing_curve(model, tok, PROMPT, new_tokens=256, reps=2, budget=True)
+    finally:
+        hook.remove()
+    plan = curve.plan
+    assert plan.cut and plan.asked_tokens == 256 and curve.reps == plan.reps == 1
+    assert len(curve.positions) == len(curve.ms_no_cache) == plan.new_tokens < 256
+    assert len(passes) == plan.forwards and sum(passes) == plan.token_passes  # counted by a hook, not by the plan
+    assert curve.same_tokens

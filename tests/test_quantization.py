@@ -1,13 +1,12 @@
 """Quantization: the RTN / GPTQ / AWQ quantizers (hand cases, invariants, GPTQ vs RTN), the formats checked
 against bitsandbytes' own kernels, and the model-level measurements against independent computations."""
-import math
 
 import numpy as np
 import pytest
 import torch
 
 from core.charts import quantization as charts
-from core.inference import quant_formats, quantization
+from core.inference import quant_formats, quant_measure, quantization
 from core.inference import quant_methods as qm
 
 
@@ -234,7 +233,7 @@ def test_compare_variants_against_direct_measurements(lm):
 
     model, _ = lm
     prompts = quantization.DEFAULT_PROMPTS[:2]
-    results = quantization.compare_variants(("INT8 dynamic", "NF4"), prompts, new_tokens=6, ppl_tokens=256, reps=1,
+    results = quant_measure.compare_variants(("INT8 dynamic", "NF4"), prompts, new_tokens=6, ppl_tokens=256, reps=1,
                                      models={"FP32": model})
     by = {r.name: r for r in results}
     assert list(by) == ["FP32", "INT8 dynamic", "NF4"]  # FP32 added first as the reference
@@ -262,7 +261,7 @@ def test_compare_variants_against_direct_measurements(lm):
     # torch's dynamic INT8: one byte per weight + a float64 scale and an int64 zero point per output row.
     rows = sum(model.get_submodule(name).out_features for name in quantization.decoder_linears(model))
     assert by["INT8 dynamic"].linear_bytes == fp32.linear_weights + 16 * rows
-    ratios = quantization.summary_ratios(results)
+    ratios = quant_measure.summary_ratios(results)
     assert ratios["int4_size_ratio"] == pytest.approx(by["NF4"].size_bytes / fp32.size_bytes)
     assert ratios["int8_ppl_ratio"] == pytest.approx(by["INT8 dynamic"].perplexity / fp32.perplexity)
     assert {"int8_latency_ratio", "int4_ppl_ratio"} <= set(ratios)
@@ -278,3 +277,48 @@ def test_histogram_chart_checks_its_input():
     assert len(spec["layer"]) == 2
     with pytest.raises(ValueError, match="non-empty 1-D"):
         charts.histogram_chart(np.zeros((2, 2)), levels.numpy(), "t")
+
+
+# ---- the Measure button's work budget -------------------------------------------------------------
+def test_plan_measure_by_hand():
+    extreme = quant_measure.plan_measure(8, 48, 5, 4096)  # asked: 6 · 8 · 48 · 5 = 11,520 generated tokens
+    assert (extreme.prompts, extreme.new_tokens, extreme.reps, extreme.ppl_tokens) == (5, 48, 1, 2048)
+    assert extreme.generated_tokens == 6 * 5 * 48 == 1_440 and extreme.cut  # 1,536 // (6 · 48) = 5 prompts
+    default = quant_measure.plan_measure(3, 16, 2, 1024)
+    assert not default.cut and default.generated_tokens == 576
+    rounds = quant_measure.plan_measure(8, 16, 5, 512)  # 768 a round: 1,536 // 768 = 2 rounds
+    assert (rounds.prompts, rounds.reps) == (8, 2)
+    tokens = quant_measure.plan_measure(1, 400, 1, 256)  # one prompt, one round: 1,536 // 6 = 256 tokens
+    assert tokens.new_tokens == 256 and tokens.generated_tokens == quant_measure.MEASURE_MAX_TOKENS
+
+
+@pytest.mark.parametrize("prompts", [1, 3, 8])
+@pytest.mark.parametrize("new_tokens", [4, 16, 48])
+@pytest.mark.parametrize("reps", [1, 5])
+def test_plan_measure_never_exceeds_the_budget(prompts, new_tokens, reps):
+    plan = quant_measure.plan_measure(prompts, new_tokens, reps, 4096)
+    assert plan.generated_tokens <= quant_measure.MEASURE_MAX_TOKENS
+    assert plan.ppl_tokens <= quant_measure.MEASURE_MAX_PPL_TOKENS
+    assert plan.prompts <= prompts and plan.new_tokens <= new_tokens and plan.reps <= reps
+
+
+def test_measure_variants_yields_progress_and_stops_generating_at_its_time_cap(lm):
+    model, _ = lm
+    prompts = quantization.DEFAULT_PROMPTS[:3]
+    steps = quant_measure.measure_variants(("BF16",), prompts, new_tokens=4, ppl_tokens=256, reps=2,
+                                          load=lambda name: model if name == "FP32" else
+                                          quantization.build_variant(name, base=model),
+                                          max_generation_seconds=0.0)
+    progress = []
+    while True:
+        try:
+            progress.append(next(steps))
+        except StopIteration as end:
+            measurement = end.value
+            break
+    # 10 pieces: 2 builds, 2 rounds × 3 prompts (the first always runs, the other 5 are skipped), 2 scores
+    assert [round(f, 3) for f, _ in progress] == [i / 10 for i in (1, 2, 3, 9, 10)]
+    assert measurement.generations == 1 and measurement.planned_generations == 6 and measurement.stopped_early
+    fp32, bf16 = measurement.results
+    assert len(fp32.texts) == len(bf16.texts) == 1 and len(fp32.ms_samples) == 1
+    assert fp32.agreement == 1.0 and fp32.first_divergence == 4

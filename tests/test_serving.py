@@ -3,18 +3,10 @@ import numpy as np
 import pytest
 
 from core.charts import serving as charts
-from core.inference import serving
-from core.inference.serving import (
-    BlockAllocator,
-    ContiguousAllocator,
-    CostModel,
-    Request,
-    Scheduler,
-    ServeConfig,
-    TraceConfig,
-    make_trace,
-    simulate,
-)
+from core.inference import serving, traces
+from core.inference.paged_kv import BlockAllocator, ContiguousAllocator
+from core.inference.serving import CostModel, Scheduler, ServeConfig, simulate
+from core.inference.traces import Request, TraceConfig, make_trace
 
 UNIT_STEPS = CostModel(step_ms=1.0, token_ms=0.0)  # time = number of steps
 PER_TOKEN = CostModel(step_ms=0.0, token_ms=1.0)  # time = tokens computed
@@ -215,3 +207,102 @@ def test_charts_build():
     tp = charts.throughput_frame([1, 2, 4], [100.0, 180.0, 300.0])
     assert tp[tp["series"] != "measured"]["tokens/s"].tolist() == [100.0, 200.0, 400.0]
     charts.throughput_chart([1, 2, 4], [100.0, 180.0, 300.0]).to_dict()
+
+
+# ---- the work budget ---------------------------------------------------------------------------------
+EXTREME = TraceConfig(n_requests=500, rate=200.0, output_mean=512, output_dist="fixed", max_new_tokens=1024,
+                      bursty=True)  # the page's sliders at their extremes (sv_n=500&sv_output=512&sv_dist=fixed...)
+
+
+def test_budget_cuts_the_extreme_trace_by_hand():
+    trace, budget = traces.budgeted_trace(EXTREME)
+    # every request wants exactly 512 tokens: 500 · 512 = 256,000 asked; 80,000 // 512 = 156 requests fit
+    assert (budget.requests, budget.token_steps) == (500, 256_000)
+    assert (budget.kept, budget.kept_token_steps) == (156, 156 * 512) and len(trace) == 156
+    assert budget.cut and budget.factor == pytest.approx(256_000 / 79_872)
+    assert trace == make_trace(EXTREME)[:156]  # the first arrivals, unchanged
+
+
+def test_fit_budget_keeps_the_longest_prefix_that_fits():
+    trace = tuple(Request(i, float(i), 4, out, 8) for i, out in enumerate([3, 5, 2, 7]))
+    assert len(traces.fit_budget(trace, 10)[0]) == 3  # 3 + 5 + 2 = 10
+    kept, budget = traces.fit_budget(trace, 9)
+    assert len(kept) == 2 and budget.kept_token_steps == 8 and budget.token_steps == 17
+    kept, budget = traces.fit_budget(trace, 17)
+    assert kept == trace and not budget.cut and budget.factor == 1.0
+    with pytest.raises(ValueError, match="budget"):
+        traces.fit_budget(trace, 2)
+
+
+def test_the_default_trace_is_simulated_in_full():
+    _, budget = traces.budgeted_trace(TraceConfig(bursty=True))
+    assert not budget.cut and budget.kept == 200
+
+
+@pytest.mark.parametrize("max_batch", [1, 4])
+def test_no_server_runs_more_steps_than_output_tokens(max_batch):
+    # the budget's premise: every step yields at least one token, so steps <= the trace's output tokens
+    trace = make_trace(TraceConfig(n_requests=30, rate=20.0, prompt_mean=16, output_mean=12, max_new_tokens=40, seed=4))
+    results = serving.compare_trace(trace, cfg(blocks=40, block_size=4, max_batch=max_batch))
+    assert all(res.n_steps <= sum(r.output_len for r in trace) for res in results.values())
+    if max_batch == 1:  # one request at a time: exactly one step per output token
+        assert {res.n_steps for res in results.values()} == {sum(r.output_len for r in trace)}
+
+
+def test_downsample_by_hand():
+    assert serving.downsample(np.array([1, 2, 3, 4, 5]), 2).tolist() == [1.5, 3.5, 5.0]
+    assert serving.downsample(np.array([1, 2, 3]), 1).tolist() == [1.0, 2.0, 3.0]
+    assert serving.steps_per_point(256_000, 1_000) == 256
+    assert serving.steps_per_point(1_000, 1_000) == 1 and serving.steps_per_point(1_001, 1_000) == 2
+    assert serving.steps_per_point(5_000, None) == 1
+
+
+def test_timeline_is_averaged_down_and_the_totals_stay_exact():
+    trace = tuple(Request(i, 0.0, 4, 40, 40) for i in range(60))  # one at a time: 2,400 steps
+    full = simulate(trace, cfg(max_batch=1, blocks=64), max_points=None)
+    small = simulate(trace, cfg(max_batch=1, blocks=64), max_points=100)
+    assert full.n_steps == small.n_steps == 2_400 and len(full.step_used) == 2_400
+    assert small.steps_per_point == 24 and len(small.step_used) == 100
+    assert small.step_used.tolist() == pytest.approx(full.step_used.reshape(100, 24).mean(axis=1).tolist())
+    assert small.step_end_ms.tolist() == full.step_end_ms[::24].tolist()
+    assert small.mean_batch == full.mean_batch == 1.0
+    assert small.kv_utilization == full.kv_utilization and small.p99_ms == full.p99_ms
+
+
+def test_snapshot_at_equals_the_snapshot_of_a_whole_run():
+    trace = make_trace(TraceConfig(n_requests=30, rate=100.0, prompt_mean=20, output_mean=20, max_new_tokens=40))
+    for allocator in ("paged", "contiguous"):
+        whole = simulate(trace, cfg(allocator=allocator, blocks=64), snapshot_step=10).snapshot
+        alone = serving.snapshot_at(trace, cfg(allocator=allocator, blocks=64), 10)
+        assert alone.step == whole.step == 10 and alone.time_ms == whole.time_ms
+        assert (alone.owner == whole.owner).all() and (alone.filled == whole.filled).all()
+        assert alone.block_tables == whole.block_tables and alone.cached == whole.cached
+
+
+def _rows(chart) -> int:
+    spec = chart.to_dict()
+    return sum(len(rows) for rows in spec.get("datasets", {}).values())
+
+
+def test_timeline_chart_rows_are_capped():
+    trace = make_trace(EXTREME)[:20]  # the extreme trace's first 20 requests, one at a time (sv_batch=1)
+    res = simulate(trace, ServeConfig(max_batch=1, num_blocks=112, block_size=16))
+    # 20 · 512 = 10,240 steps; ceil(10,240 / 1,000) = 11 steps a point; ceil(10,240 / 11) = 931 points
+    assert res.n_steps == 10_240 and res.steps_per_point == 11 and len(res.step_used) == 931
+    chart = charts.timeline_chart(res, 112 * 16)
+    assert _rows(chart) == 4 * 931 + 1 <= charts.MAX_CHART_ROWS  # two series in each panel, plus the capacity
+    assert "mean of 11 consecutive steps" in chart.to_dict()["vconcat"][0]["title"]
+    frame, steps = charts.timeline_frame(res, max_points=100)  # a chart can average further still
+    assert len(frame) == 94 and steps == 110  # ceil(931 / 100) = 10 points a row: ceil(931 / 10) = 94 rows
+
+
+@pytest.mark.parametrize("allocator", ["paged", "contiguous"])
+def test_memory_map_rows_stay_under_the_cap_at_the_page_extremes(allocator):
+    # the page's largest memory (1,024 blocks) in its smallest blocks, and its largest batch (128 requests)
+    trace = tuple(Request(i, 0.0, 5 + i % 7, 10 + i % 13, 24) for i in range(300))  # all at once: a crowd
+    snap = serving.snapshot_at(trace, ServeConfig(allocator=allocator, max_batch=128, num_blocks=1024, block_size=4),
+                               8)
+    assert len(snap.cached) == 128
+    frame = charts.memory_segments(snap, row_slots=128 * 4)
+    assert len(frame) <= 2 * 1024 + 3 * 128 + 8 < charts.MAX_CHART_ROWS
+    assert _rows(charts.memory_map_chart(snap, row_slots=128 * 4)) == len(frame)

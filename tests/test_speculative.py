@@ -121,3 +121,51 @@ def test_speculative_charts():
     assert [r["order"] for r in spec["datasets"][spec["data"]["name"]]] == [0, 1, 2]  # stacked in reading order
     sweep = pd.DataFrame({"k": [1, 2], "speedup": [1.2, 1.3], "what": ["ours", "ours"]})
     assert len(charts.speculative_k_chart(sweep).to_dict()["layer"]) == 2
+
+
+# ---- the work budget -------------------------------------------------------------------------
+def test_fit_budget_by_hand():
+    k, new_tokens, keep, notes = spec.fit_budget(20, 500, 450, 512)
+    assert (k, new_tokens, keep, len(notes)) == (spec.MAX_K, spec.MAX_NEW_TOKENS, 512 - 128, 3)
+    assert spec.fit_budget(4, 48, 9, 512) == (4, 48, 9, ())
+
+
+def test_speculate_is_the_target_greedy_within_the_budget(models):
+    target, draft, tok = models
+    demo = spec.speculate(target, draft, tok, PROMPTS[0], k=30, new_tokens=200)
+    assert demo.result.k == spec.MAX_K and len(demo.result.new_ids) == spec.MAX_NEW_TOKENS
+    assert demo.result.new_ids == demo.reference == spec.target_greedy(
+        target, tok, ids_of(tok, PROMPTS[0]), spec.MAX_NEW_TOKENS, stop_at_eos=False)
+    assert len(demo.notes) == 2
+
+
+def test_plan_sweep_by_hand():
+    page = spec.plan_sweep((1, 2, 3, 4, 5, 6), 64, 2)  # the page's sweep: 6 · (2 + 1) · 4 · 64 = 4,608 tokens
+    assert not page.cut and page.decoded_tokens == 4_608 == spec.SWEEP_MAX_TOKENS
+    longer = spec.plan_sweep((1, 2, 3, 4, 5, 6), 96, 2)  # 6,912 tokens: one run instead of two fits (4,608)
+    assert (longer.ks, longer.new_tokens, longer.reps, longer.decoded_tokens) == ((1, 2, 3, 4, 5, 6), 96, 1, 4_608)
+    huge = spec.plan_sweep((1, 2, 3, 4, 5, 6), 512, 3)  # reps 1, then 4,608 // (6 · 2 · 4) = 96 tokens
+    assert (huge.new_tokens, huge.reps) == (96, 1)
+    many = spec.plan_sweep(tuple(range(1, 100)), 16, 1)  # 4,608 // (2 · 4 · 16) = 36 values of k
+    assert many.ks == tuple(range(1, 37)) and many.decoded_tokens <= spec.SWEEP_MAX_TOKENS
+
+
+def test_speedup_sweep_runs_one_k_at_a_time_and_stops_at_its_time_cap(models):
+    target, draft, tok = models
+    plan = spec.plan_sweep((1, 2), 8, 1)
+    no_cap = float("inf")  # a loaded test machine must not change what this test sees
+    steps = spec.speedup_sweep(target, draft, tok, PROMPTS[0], plan, max_seconds=no_cap)
+    assert [fraction for fraction, _ in steps] == [0.5, 1.0]
+    sweep = list_and_return(spec.speedup_sweep(target, draft, tok, PROMPTS[0], plan, max_seconds=no_cap))
+    assert [s.k for s in sweep.speedups] == [1, 2] and not sweep.stopped_early and sweep.work_seconds > 0
+    capped = list_and_return(spec.speedup_sweep(target, draft, tok, PROMPTS[0], plan, max_seconds=0.0))
+    assert [s.k for s in capped.speedups] == [1] and capped.stopped_early  # the first k always runs
+
+
+def list_and_return(steps):
+    """Drain a generator; return what it returns."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as end:
+            return end.value

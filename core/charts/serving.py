@@ -1,11 +1,22 @@
 """Charts for the Serving section: schedulers compared, the KV memory map, the block table,
 batched generation. Pure functions: results in, altair charts out.
+
+Every chart sends at most MAX_CHART_ROWS rows to the browser: the timeline is averaged over runs of
+consecutive steps (core.inference.serving.downsample) and says so in its title; the memory map has
+at most a few rows per KV block.
 """
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.inference.serving import MemorySnapshot, ServeResult
+from core.inference.serving import (
+    MAX_TIMELINE_POINTS,
+    MemorySnapshot,
+    ServeResult,
+    downsample,
+)
+
+MAX_CHART_ROWS = 5_000
 
 SERVER_ORDER = ["static + contiguous", "static + paged", "continuous + contiguous", "continuous + paged"]
 
@@ -17,7 +28,7 @@ def comparison_frame(results: dict) -> pd.DataFrame:
         rows.append({"server": f"{policy} + {allocator}", "policy": policy, "allocator": allocator,
                      "throughput (tokens/s)": res.throughput, "p50 latency (s)": res.p50_ms / 1000,
                      "p99 latency (s)": res.p99_ms / 1000, "KV utilisation": res.kv_utilization,
-                     "mean batch": float(res.step_batch.mean()), "preemptions": res.preemptions,
+                     "mean batch": res.mean_batch, "preemptions": res.preemptions,
                      "steps": res.n_steps})
     return pd.DataFrame(rows)
 
@@ -43,15 +54,26 @@ def comparison_chart(frame: pd.DataFrame) -> alt.HConcatChart:
     return alt.hconcat(throughput, latency, utilisation).resolve_scale(color="independent")
 
 
-def timeline_frame(res: ServeResult) -> pd.DataFrame:
-    """Per step: time (s), batch size, KV slots used and reserved, requests waiting."""
-    return pd.DataFrame({"time (s)": res.step_end_ms / 1000, "batch": res.step_batch, "used": res.step_used,
-                         "reserved": res.step_reserved, "waiting": res.step_waiting})
+def timeline_frame(res: ServeResult, max_points: int = MAX_TIMELINE_POINTS) -> tuple[pd.DataFrame, int]:
+    """(per point: time (s), batch size, KV slots used and reserved, requests waiting; steps per point).
+
+    A result with more than max_points points is averaged down further, so the frame never has more.
+    """
+    k = max(1, -(-len(res.step_end_ms) // max_points))
+    frame = pd.DataFrame({"time (s)": res.step_end_ms[::k] / 1000, "batch": downsample(res.step_batch, k),
+                          "used": downsample(res.step_used, k), "reserved": downsample(res.step_reserved, k),
+                          "waiting": downsample(res.step_waiting, k)})
+    return frame, k * res.steps_per_point
 
 
 def timeline_chart(res: ServeResult, capacity: int) -> alt.VConcatChart:
-    """KV slots used vs reserved over time (memory capacity as a rule), and batch size / queue over time."""
-    frame = timeline_frame(res)
+    """KV slots used vs reserved over time (memory capacity as a rule), and batch size / queue over time.
+
+    4 rows per point (two series in each panel): at most 4 · MAX_TIMELINE_POINTS + 1 rows in all.
+    """
+    frame, steps = timeline_frame(res)
+    title = ("" if steps == 1 else
+             f"{res.n_steps:,} steps drawn as {len(frame):,} points: each is the mean of {steps:,} consecutive steps")
     memory = frame.melt(id_vars="time (s)", value_vars=["reserved", "used"], var_name="KV slots", value_name="slots")
     area = alt.Chart(memory).mark_area(opacity=0.55, interpolate="step-after").encode(
         x=alt.X("time (s):Q"), y=alt.Y("slots:Q", stack=None, title="KV token slots"),
@@ -62,15 +84,17 @@ def timeline_chart(res: ServeResult, capacity: int) -> alt.VConcatChart:
     lines = alt.Chart(queue).mark_line(interpolate="step-after").encode(
         x=alt.X("time (s):Q"), y=alt.Y("count:Q", title="requests"), color=alt.Color("requests:N"),
     )
-    return alt.vconcat((area + cap).properties(height=170, width=700), lines.properties(height=120, width=700)
-                       ).resolve_scale(color="independent")
+    return alt.vconcat((area + cap).properties(height=170, width=700, title=title),
+                       lines.properties(height=120, width=700)).resolve_scale(color="independent")
 
 
 def memory_segments(snap: MemorySnapshot, row_slots: int = 1024) -> pd.DataFrame:
     """Run-length encode the slot map into (row, start, end, request, state) segments, wrapped every row_slots.
 
     state is 'token' (a cached K/V), 'reserved, empty' or 'free'. Segments also break at every block
-    boundary, so the chart shows the block grid.
+    boundary, so the chart shows the block grid. Rows: at most one per block boundary, plus two per request
+    (its edges) and one per state change inside a block, plus one per memory row: with the page's 1,024 blocks
+    and 128 requests at most, under MAX_CHART_ROWS.
     """
     state = np.where(snap.owner < 0, 0, np.where(snap.filled, 2, 1))  # 0 free, 1 reserved-empty, 2 token
     key = snap.owner * 3 + state

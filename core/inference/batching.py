@@ -15,6 +15,10 @@ exactly the positions it would get alone (RoPE scores depend only on position di
 common shift would cancel anyway; learned absolute positions, as in GPT-2, would not forgive it).
 Then batched greedy equals unbatched greedy, row by row.
 
+Work budget: a measurement runs every batch size for new_tokens steps, reps times; `plan_throughput`
+cuts the repetitions (then the new tokens) so that at most MAX_FORWARDS batched forward passes run,
+a few seconds on 2 CPU cores.
+
 Papers: Orca (batching at every step), https://www.usenix.org/conference/osdi22/presentation/yu ;
 roofline model, https://doi.org/10.1145/1498765.1498785
 """
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+MAX_FORWARDS = 640  # batched forward passes in one throughput measurement (batch sizes × new tokens × reps)
 
 
 def left_pad(token_lists: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,6 +78,37 @@ class ThroughputResult:
     prompt_tokens: tuple[int, ...]  # prompt lengths used (each batch takes the first B)
     reps: int
     threads: int
+
+
+@dataclass(frozen=True)
+class ThroughputPlan:
+    batch_sizes: tuple[int, ...]
+    new_tokens: int
+    reps: int
+    asked_new_tokens: int
+    asked_reps: int
+    max_forwards: int
+
+    @property
+    def forwards(self) -> int:
+        """Batched forward passes: one per new token, per batch size, per repetition."""
+        return len(self.batch_sizes) * self.new_tokens * self.reps
+
+    @property
+    def cut(self) -> bool:
+        return (self.new_tokens, self.reps) != (self.asked_new_tokens, self.asked_reps)
+
+
+def plan_throughput(batch_sizes, new_tokens: int, reps: int, max_forwards: int = MAX_FORWARDS) -> ThroughputPlan:
+    """Fewer repetitions first (at least 1), then fewer new tokens, until the forward passes fit the budget.
+
+    plan_throughput((1, 2, 4, 8, 16), 64, 3, 640) -> 64 new tokens × 2 reps (5 · 64 · 2 = 640 passes).
+    """
+    sizes = tuple(batch_sizes)
+    per_rep = len(sizes) * new_tokens
+    fitted_reps = max(1, min(reps, max_forwards // per_rep))
+    fitted_tokens = max(1, min(new_tokens, max_forwards // (len(sizes) * fitted_reps)))
+    return ThroughputPlan(sizes, fitted_tokens, fitted_reps, new_tokens, reps, max_forwards)
 
 
 def sample_prompts(tokenizer, n: int, max_tokens: int = 16, seed: int = 0) -> list[list[int]]:

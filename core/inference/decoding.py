@@ -17,13 +17,18 @@ logits multiplied by it.
 Every filter here is written from scratch (teaching code) and tested against transformers' own
 logits processors; greedy and beam search are tested token for token against `model.generate`.
 Shapes: logits (V,) or (B, V); ids (T,) or (B, T); V = vocabulary size.
+
+Work budget: a generation runs at most MAX_NEW_TOKENS steps of at most MAX_BEAMS rows, and its prompt is
+cut so that prompt + new tokens fit the model's positions (`fit_budget`, applied by `generate`).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 STRATEGIES = ("greedy", "temperature", "top-k", "top-p", "beam")
 NEG_INF = float("-inf")
+MAX_NEW_TOKENS = 128  # the page's slider maximum, enforced here too: a link or a caller may ask for more
+MAX_BEAMS = 6
 
 
 # ---- the filters: logits in, logits out ------------------------------------------------------
@@ -87,6 +92,26 @@ class DecodeConfig:
     stop_at_eos: bool = True
 
 
+def fit_budget(cfg: DecodeConfig, prompt_len: int, positions: int) -> tuple[DecodeConfig, int, tuple[str, ...]]:
+    """(cfg within the work budget, prompt tokens to keep, what was cut and why).
+
+    fit_budget(DecodeConfig("beam", num_beams=10, max_new_tokens=500), 450, 512)
+    -> (6 beams, 128 new tokens), keep the first 384 prompt tokens, and three notes.
+    """
+    notes = []
+    new_tokens = max(1, min(cfg.max_new_tokens, MAX_NEW_TOKENS))
+    if new_tokens != cfg.max_new_tokens:
+        notes.append(f"{cfg.max_new_tokens} new tokens asked; at most {MAX_NEW_TOKENS} are generated")
+    beams = max(1, min(cfg.num_beams, MAX_BEAMS))
+    if cfg.strategy == "beam" and beams != cfg.num_beams:
+        notes.append(f"{cfg.num_beams} beams asked; at most {MAX_BEAMS} are kept")
+    keep = min(prompt_len, positions - new_tokens)
+    if keep < prompt_len:
+        notes.append(f"the prompt is {prompt_len} tokens; its first {keep} are used, so that prompt + "
+                     f"{new_tokens} new tokens fit the model's {positions} positions")
+    return replace(cfg, max_new_tokens=new_tokens, num_beams=beams), keep, tuple(notes)
+
+
 def process_logits(logits: torch.Tensor, previous_ids: torch.Tensor, cfg: DecodeConfig) -> torch.Tensor:
     """The strategy's filters in transformers' order: penalty, temperature, top-k, top-p. (V,) -> (V,)."""
     logits = repetition_penalty(logits, previous_ids, cfg.repetition_penalty)
@@ -132,6 +157,7 @@ class Generation:
     steps: tuple[Step, ...] = ()  # greedy / sampling
     beam_steps: tuple[BeamStep, ...] = ()  # beam search: the live beams after each step
     finished: tuple[tuple[str, float, float], ...] = ()  # beam search: (text, log-prob, log-prob / length), best first
+    notes: tuple[str, ...] = ()  # what the work budget cut (fit_budget), empty when nothing was
 
 
 def _candidates(logits, final_logits, chosen_id, tokenizer, show_top) -> tuple[Candidate, ...]:
@@ -237,9 +263,10 @@ def generate(model, tokenizer, prompt: str, cfg: DecodeConfig) -> Generation:
     if cfg.strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {cfg.strategy!r}; choose from {STRATEGIES}")
     input_ids = tokenizer(prompt, return_tensors="pt").input_ids  # (1, T)
-    if cfg.strategy == "beam":
-        return beam_search(model, tokenizer, input_ids, cfg)
-    return sample_tokens(model, tokenizer, input_ids, cfg)
+    cfg, keep, notes = fit_budget(cfg, input_ids.size(1), model.config.max_position_embeddings)
+    input_ids = input_ids[:, :keep]  # (1, T') with T' + new tokens <= positions
+    search = beam_search if cfg.strategy == "beam" else sample_tokens
+    return replace(search(model, tokenizer, input_ids, cfg), notes=notes)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ Multi-head attention has H_kv = H; multi-query attention shares one K/V head acr
 heads, H_kv = 1 (Shazeer 2019, https://arxiv.org/abs/1911.02150); grouped-query attention uses
 G groups, 1 < H_kv = G < H (Ainslie et al. 2023, https://arxiv.org/abs/2305.13245).
 Shapes: input_ids (B, T); each cached K or V tensor (B, H_kv, T, D).
+
+Work budget of the timing demo: its cost is about a fixed few ms per forward pass plus a little per
+token run through the model, and the uncached run is quadratic in tokens. `plan_timing` counts both
+(forward passes and token-passes, warm-up included) and cuts repetitions, then tokens, to fit
+TIMING_MAX_FORWARDS and TIMING_MAX_TOKEN_PASSES: a few seconds of tiny-lm on 2 CPU cores.
 """
 import statistics
 import time
@@ -24,6 +29,12 @@ import torch
 
 KIB, MIB, GIB = 2**10, 2**20, 2**30
 BYTES_PER_VALUE = {"FP32": 4, "FP16": 2, "INT8": 1}  # INT8 ignores the small per-channel scales it also needs
+WARMUP_TOKENS = 4  # tokens of the untimed warm-up run, with and without the cache
+# The budget of one timing curve. On the bench's 2 cores tiny-lm costs ~5 ms per forward pass and ~0.08 ms
+# per token in it (README: 207 tokens/s decoding; 3.1x cache speedup at 256 tokens), so the budget is
+# ~3.5 s there: room for a busier machine within the ~10 s an automatic demo may take.
+TIMING_MAX_FORWARDS = 400
+TIMING_MAX_TOKEN_PASSES = 16_000
 
 
 # ---- the memory calculator -------------------------------------------------------------------
@@ -73,11 +84,17 @@ def kv_cache_bytes(shape: AttentionShape, tokens: int, batch: int = 1, bytes_per
 
 
 def attention_variants(shape: AttentionShape, groups: int = 8) -> list[AttentionShape]:
-    """The same model with MHA (H_kv = H), GQA (H_kv = groups) and MQA (H_kv = 1) attention."""
-    groups = min(groups, shape.heads)
+    """The same model with MHA (H_kv = H), GQA (H_kv = groups) and MQA (H_kv = 1) attention.
+
+    GQA needs the query heads to split evenly into groups, so it is left out where `groups` does not divide
+    H (Falcon-7B's 71 heads: MHA or MQA only): attention_variants(llama2_7b)[1].kv_heads -> 8.
+    """
+    kinds = [("MHA", shape.heads)]
+    if 1 < groups < shape.heads and shape.heads % groups == 0:
+        kinds.append((f"GQA-{groups}", groups))
+    kinds.append(("MQA", 1))
     return [AttentionShape(f"{shape.name} as {label}", shape.layers, shape.heads, kv, shape.head_dim, shape.context,
-                           shape.source)
-            for label, kv in (("MHA", shape.heads), (f"GQA-{groups}", groups), ("MQA", 1))]
+                           shape.source) for label, kv in kinds]
 
 
 def attention_shape_of(config, name: str = "model") -> AttentionShape:
@@ -173,6 +190,64 @@ def time_generation(model, tokenizer, prompt: str, new_tokens: int, use_cache: b
     return run.seconds, run.new_ids
 
 
+def token_passes(prompt_len: int, new_tokens: int) -> tuple[int, int]:
+    """(with cache, without) tokens run through the model to generate new_tokens after prompt_len.
+
+    With the cache: the prompt once, then one token per step: T0 + n - 1. Without: the whole prefix at
+    every step, T0 + (T0 + 1) + ... + (T0 + n - 1) = n·T0 + n(n - 1)/2. token_passes(8, 128) -> (135, 9152).
+    """
+    return prompt_len + new_tokens - 1, new_tokens * prompt_len + new_tokens * (new_tokens - 1) // 2
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How many tokens and repetitions a timing curve runs, as asked and as the budget allows."""
+    prompt_len: int
+    new_tokens: int
+    reps: int
+    asked_tokens: int
+    asked_reps: int
+    max_forwards: int
+    max_token_passes: int
+
+    @property
+    def forwards(self) -> int:
+        """Forward passes: the warm-up pair, then reps × (cached + uncached) runs of one pass per token."""
+        return 2 * WARMUP_TOKENS + 2 * self.reps * self.new_tokens
+
+    @property
+    def token_passes(self) -> int:
+        """Tokens run through the model in those passes, warm-up included."""
+        return sum(token_passes(self.prompt_len, WARMUP_TOKENS)) + self.reps * sum(
+            token_passes(self.prompt_len, self.new_tokens))
+
+    @property
+    def cut(self) -> bool:
+        return (self.new_tokens, self.reps) != (self.asked_tokens, self.asked_reps)
+
+
+def plan_timing(prompt_len: int, new_tokens: int, reps: int, max_forwards: int = TIMING_MAX_FORWARDS,
+                max_token_passes: int = TIMING_MAX_TOKEN_PASSES) -> TimingPlan:
+    """The asked timing run, cut to the budget: fewer repetitions first (down to 1), then fewer tokens.
+
+    plan_timing(8, 256, 2) -> 170 tokens × 1 repetition (348 passes, 15,951 token-passes), where one uncached
+    run of 256 tokens alone would be 34,688 token-passes.
+    """
+    def plan(n: int, r: int) -> TimingPlan:
+        return TimingPlan(prompt_len, n, r, new_tokens, reps, max_forwards, max_token_passes)
+
+    def fits(candidate: TimingPlan) -> bool:
+        return candidate.forwards <= max_forwards and candidate.token_passes <= max_token_passes
+
+    r = reps
+    while r > 1 and not fits(plan(new_tokens, r)):
+        r -= 1
+    n = new_tokens
+    while n > 1 and not fits(plan(n, r)):
+        n -= 1
+    return plan(n, r)
+
+
 @dataclass(frozen=True)
 class TimingCurve:
     positions: tuple[int, ...]  # sequence length when each token was generated
@@ -184,19 +259,26 @@ class TimingCurve:
     seconds_no_cache: float
     same_tokens: bool  # both runs produced identical tokens
     reps: int
+    plan: TimingPlan | None = None  # the work budget it ran under (None: run as asked)
 
     @property
     def speedup(self) -> float:
         return self.seconds_no_cache / self.seconds_cache
 
 
-def timing_curve(model, tokenizer, prompt: str, new_tokens: int = 128, reps: int = 3) -> TimingCurve:
+def timing_curve(model, tokenizer, prompt: str, new_tokens: int = 128, reps: int = 3,
+                 budget: bool = False) -> TimingCurve:
     """Per-token time with and without the cache, median over `reps` alternating runs (after one warm-up).
 
     Usage: curve = timing_curve(model, tok, "And the LORD said", new_tokens=256, reps=3); curve.speedup
+    budget=True cuts reps, then new_tokens, to `plan_timing`'s budget (the page's demo); curve.plan says how.
     """
     input_ids = tokenizer(prompt, return_tensors="pt").input_ids  # (1, T0)
-    greedy_run(model, input_ids, 4, True), greedy_run(model, input_ids, 4, False)  # warm-up
+    plan = None
+    if budget:
+        plan = plan_timing(input_ids.size(1), new_tokens, reps)
+        new_tokens, reps = plan.new_tokens, plan.reps
+    greedy_run(model, input_ids, WARMUP_TOKENS, True), greedy_run(model, input_ids, WARMUP_TOKENS, False)  # warm-up
     cached, uncached = [], []
     for _ in range(reps):  # alternate, so background load hits both alike
         cached.append(greedy_run(model, input_ids, new_tokens, use_cache=True))
@@ -216,6 +298,7 @@ def timing_curve(model, tokenizer, prompt: str, new_tokens: int = 128, reps: int
         seconds_no_cache=statistics.median(r.seconds for r in uncached),
         same_tokens=cached[0].new_ids == uncached[0].new_ids,
         reps=reps,
+        plan=plan,
     )
 
 

@@ -8,7 +8,8 @@ decide how fast the server is and how many users it can hold:
   (finished rows sit in the padded batch, costing compute), then forms the next one. *Continuous*
   batching (Orca, iteration-level scheduling) re-forms the batch at every model step: a finished
   request leaves at once and a waiting one joins at once.
-- **KV memory.** A *contiguous* allocator reserves one range of slots per request, sized for the
+- **KV memory** (the two allocators are in paged_kv.py; the trace and its budget in traces.py).
+  A *contiguous* allocator reserves one range of slots per request, sized for the
   longest it could ever get (P + max_new_tokens), because the range cannot grow in place. A *paged*
   allocator (PagedAttention) cuts memory into blocks of B token slots and hands a request one more
   block only when its last block is full; a block table maps the request's logical blocks to
@@ -21,6 +22,12 @@ Token accounting: a step processes the tokens not yet in the KV cache (the whole
 request joins, one token per decoding request after that) and produces one new token for each
 request; after a request's g-th output token its cache holds P + g - 1 tokens.
 
+Work budget: a simulation costs one Python loop iteration per step and per running request, and
+every step yields at least one token, so a server never runs more steps than the trace's output
+tokens. `budgeted_trace` keeps the first requests whose outputs add up to at most MAX_TOKEN_STEPS
+(and says how many it left out), and each result keeps at most MAX_TIMELINE_POINTS points of its
+per-step timeline (means over runs of consecutive steps): the result stays small whatever the trace.
+
 Papers: Orca, https://www.usenix.org/conference/osdi22/presentation/yu ;
 vLLM / PagedAttention, https://arxiv.org/abs/2309.06180
 """
@@ -29,53 +36,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from core.inference.paged_kv import BlockAllocator, ContiguousAllocator
+from core.inference.traces import MAX_TOKEN_STEPS, Request, TraceConfig, budgeted_trace
 
-# ---- the workload ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TraceConfig:
-    n_requests: int = 200
-    rate: float = 40.0  # mean arrivals per second of simulated time
-    prompt_mean: int = 128  # prompt lengths are uniform in [mean/2, 3*mean/2]
-    output_mean: int = 128
-    output_dist: str = "geometric"  # "geometric" (many short, a few long) | "uniform" | "fixed"
-    max_new_tokens: int = 512  # every request's cap; real output lengths are clipped to it
-    bursty: bool = False  # arrivals in bursts of `burst_size` at the same instant, same mean rate
-    burst_size: int = 16
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class Request:
-    id: int
-    arrival_ms: float
-    prompt_len: int
-    output_len: int
-    max_new_tokens: int
-
-
-def make_trace(cfg: TraceConfig) -> tuple[Request, ...]:
-    """A seeded request trace, sorted by arrival: make_trace(TraceConfig(n_requests=3))[0].id -> 0."""
-    rng = np.random.default_rng(cfg.seed)
-    n = cfg.n_requests
-    gap_ms = 1000.0 / cfg.rate  # mean time between two requests
-    if cfg.bursty:
-        n_bursts = -(-n // cfg.burst_size)
-        burst_times = np.cumsum(rng.exponential(gap_ms * cfg.burst_size, n_bursts))
-        arrivals = np.repeat(burst_times, cfg.burst_size)[:n]
-    else:
-        arrivals = np.cumsum(rng.exponential(gap_ms, n))
-    arrivals -= arrivals[0]  # the first request arrives at t = 0
-    prompts = rng.integers(max(1, cfg.prompt_mean // 2), max(1, cfg.prompt_mean * 3 // 2) + 1, n)
-    if cfg.output_dist == "geometric":
-        outputs = rng.geometric(1.0 / max(1, cfg.output_mean), n)
-    elif cfg.output_dist == "uniform":
-        outputs = rng.integers(1, 2 * cfg.output_mean, n)
-    elif cfg.output_dist == "fixed":
-        outputs = np.full(n, cfg.output_mean)
-    else:
-        raise ValueError(f"unknown output_dist {cfg.output_dist!r}")
-    outputs = np.clip(outputs, 1, cfg.max_new_tokens)
-    return tuple(Request(i, float(arrivals[i]), int(prompts[i]), int(outputs[i]), cfg.max_new_tokens) for i in range(n))
+MAX_TIMELINE_POINTS = 1_000  # per-step timeline points kept in a result (4 chart rows each: 4,000 rows at most)
 
 
 # ---- the cost model and the server -------------------------------------------------------------
@@ -106,101 +70,6 @@ class ServeConfig:
     @property
     def capacity(self) -> int:
         return self.num_blocks * self.block_size
-
-
-# ---- the two KV allocators ---------------------------------------------------------------------
-class BlockAllocator:
-    """PagedAttention's block manager: a free list of physical blocks and one block table per request.
-
-    >>> a = BlockAllocator(num_blocks=4, block_size=2)
-    >>> a.reserve(7, tokens_now=3, tokens_max=10), a.block_tables[7]
-    (True, [0, 1])
-    """
-
-    def __init__(self, num_blocks: int, block_size: int) -> None:
-        self.num_blocks, self.block_size = num_blocks, block_size
-        self.free_blocks = list(range(num_blocks - 1, -1, -1))  # a stack: pop() hands out 0, 1, 2, ...
-        self.block_tables: dict[int, list[int]] = {}  # request id -> physical block of each logical block
-
-    def blocks_for(self, n_tokens: int) -> int:
-        return -(-n_tokens // self.block_size)
-
-    def grow(self, rid: int, n_tokens: int) -> bool:
-        """Make the request's table cover n_tokens slots; False (and no change) if blocks run out."""
-        table = self.block_tables.setdefault(rid, [])
-        missing = self.blocks_for(n_tokens) - len(table)
-        if missing > len(self.free_blocks):
-            if not table:
-                del self.block_tables[rid]
-            return False
-        table.extend(self.free_blocks.pop() for _ in range(max(0, missing)))
-        return True
-
-    def reserve(self, rid: int, tokens_now: int, tokens_max: int) -> bool:
-        """Admit a request: blocks for what it holds now, nothing for what it might hold later."""
-        return self.grow(rid, tokens_now)
-
-    def free(self, rid: int) -> None:
-        self.free_blocks.extend(reversed(self.block_tables.pop(rid, [])))
-
-    @property
-    def reserved_slots(self) -> int:
-        return (self.num_blocks - len(self.free_blocks)) * self.block_size
-
-    def owner_map(self) -> np.ndarray:
-        """(capacity,) the request id owning each physical slot, -1 where free."""
-        owner = np.full(self.num_blocks * self.block_size, -1)
-        for rid, table in self.block_tables.items():
-            for block in table:
-                owner[block * self.block_size : (block + 1) * self.block_size] = rid
-        return owner
-
-    def slot_of(self, rid: int, position: int) -> int:
-        """The physical slot of a request's token: block_table[position // B] * B + position % B."""
-        return self.block_tables[rid][position // self.block_size] * self.block_size + position % self.block_size
-
-
-class ContiguousAllocator:
-    """One contiguous range per request, sized for the longest it may become, placed first-fit.
-
-    >>> a = ContiguousAllocator(capacity=10)
-    >>> a.reserve(0, tokens_now=3, tokens_max=6), a.reserve(1, tokens_now=3, tokens_max=6)
-    (True, False)
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.ranges: dict[int, tuple[int, int]] = {}  # request id -> (first slot, length)
-
-    def reserve(self, rid: int, tokens_now: int, tokens_max: int) -> bool:
-        start = 0
-        for first, length in sorted(self.ranges.values()):
-            if first - start >= tokens_max:
-                break
-            start = first + length
-        if start + tokens_max > self.capacity:
-            return False  # no hole is large enough (external fragmentation may be why)
-        self.ranges[rid] = (start, tokens_max)
-        return True
-
-    def grow(self, rid: int, n_tokens: int) -> bool:
-        return n_tokens <= self.ranges[rid][1]  # already reserved at admission
-
-    def free(self, rid: int) -> None:
-        self.ranges.pop(rid, None)
-
-    @property
-    def reserved_slots(self) -> int:
-        return sum(length for _, length in self.ranges.values())
-
-    def owner_map(self) -> np.ndarray:
-        owner = np.full(self.capacity, -1)
-        for rid, (first, length) in self.ranges.items():
-            owner[first : first + length] = rid
-        return owner
-
-    def slot_of(self, rid: int, position: int) -> int:
-        return self.ranges[rid][0] + position
 
 
 # ---- the scheduler -----------------------------------------------------------------------------
@@ -254,11 +123,15 @@ class ServeResult:
     ttft_ms: np.ndarray  # (N,) time to first token
     kv_utilization: float  # time-weighted used slots / reserved slots
     preemptions: int  # paged only: requests evicted (and later recomputed) when blocks ran out
-    step_end_ms: np.ndarray  # (S,) per-step timeline ...
-    step_batch: np.ndarray  # (S,) requests in the step
-    step_used: np.ndarray  # (S,) cached tokens after the step
-    step_reserved: np.ndarray  # (S,) reserved slots during the step
-    step_waiting: np.ndarray  # (S,) requests arrived but not admitted
+    mean_batch: float  # requests producing a token, averaged over all steps
+    # The timeline: one point per step, or per run of `steps_per_point` consecutive steps (their mean)
+    # when the run is longer than MAX_TIMELINE_POINTS steps. P = ceil(S / steps_per_point) points.
+    step_end_ms: np.ndarray  # (P,) end of the first step of each point
+    step_batch: np.ndarray  # (P,) requests in the step (a mean, when a point averages several steps)
+    step_used: np.ndarray  # (P,) cached tokens after the step
+    step_reserved: np.ndarray  # (P,) reserved slots during the step
+    step_waiting: np.ndarray  # (P,) requests arrived but not admitted
+    steps_per_point: int = 1
     snapshot: MemorySnapshot | None = None
 
     @property
@@ -376,8 +249,26 @@ def check_fits(trace: tuple[Request, ...], cfg: ServeConfig) -> None:
                              "add blocks or shorten prompts / max_new_tokens")
 
 
-def simulate(trace: tuple[Request, ...], cfg: ServeConfig, snapshot_step: int | None = None) -> ServeResult:
-    """Serve the whole trace; optionally keep a MemorySnapshot right after step `snapshot_step` (1-based)."""
+def steps_per_point(n_steps: int, max_points: int | None = MAX_TIMELINE_POINTS) -> int:
+    """How many consecutive steps one timeline point averages: steps_per_point(256_000, 1_000) -> 256."""
+    return 1 if max_points is None else max(1, -(-n_steps // max_points))
+
+
+def downsample(values: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each run of k consecutive values (the last run may be shorter): ([1, 2, 3, 4, 5], 2) -> [1.5, 3.5, 5]."""
+    values = np.asarray(values, dtype=float)
+    if k == 1:
+        return values
+    starts = np.arange(0, len(values), k)
+    return np.add.reduceat(values, starts) / np.diff(np.append(starts, len(values)))
+
+
+def simulate(trace: tuple[Request, ...], cfg: ServeConfig, snapshot_step: int | None = None,
+             max_points: int | None = MAX_TIMELINE_POINTS) -> ServeResult:
+    """Serve the whole trace; optionally keep a MemorySnapshot right after step `snapshot_step` (1-based).
+
+    The per-step timeline is averaged down to at most `max_points` points (None: every step).
+    """
     sched = Scheduler(trace, cfg)
     records, snapshot = [], None
     while not sched.done():
@@ -387,6 +278,8 @@ def simulate(trace: tuple[Request, ...], cfg: ServeConfig, snapshot_step: int | 
     duration = np.array([r.duration_ms for r in records])
     used = np.array([r.used for r in records])
     reserved = np.array([r.reserved for r in records])
+    batch = np.array([r.batch for r in records])
+    k = steps_per_point(len(records), max_points)
     order = sorted(sched.finished)
     arrival = {r.id: r.arrival_ms for r in trace}
     latency = np.array([sched.finished[i][1] - arrival[i] for i in order])
@@ -398,23 +291,43 @@ def simulate(trace: tuple[Request, ...], cfg: ServeConfig, snapshot_step: int | 
         throughput=output_tokens / (makespan / 1000.0),
         latency_ms=latency, ttft_ms=ttft,
         kv_utilization=float((used * duration).sum() / max(1e-12, (reserved * duration).sum())),
-        preemptions=sched.preemptions,
-        step_end_ms=np.array([r.end_ms for r in records]), step_batch=np.array([r.batch for r in records]),
-        step_used=used, step_reserved=reserved, step_waiting=np.array([r.waiting for r in records]),
+        preemptions=sched.preemptions, mean_batch=float(batch.mean()),
+        step_end_ms=np.array([r.end_ms for r in records])[::k], step_batch=downsample(batch, k),
+        step_used=downsample(used, k), step_reserved=downsample(reserved, k),
+        step_waiting=downsample([r.waiting for r in records], k), steps_per_point=k,
         snapshot=snapshot,
     )
 
 
-def compare(trace_cfg: TraceConfig, serve_cfg: ServeConfig) -> dict[tuple[str, str], ServeResult]:
-    """All four servers on the same trace: {(policy, allocator): result}."""
-    trace = make_trace(trace_cfg)
+def snapshot_at(trace: tuple[Request, ...], cfg: ServeConfig, step: int) -> MemorySnapshot:
+    """The KV memory right after step `step` (1-based; the last step if the trace is served sooner).
+
+    Stops there: no need to serve the rest of the trace for one picture.
+    """
+    sched = Scheduler(trace, cfg)
+    while sched.steps < step and not sched.done():
+        sched.step()
+    return sched.snapshot()
+
+
+def compare_trace(trace: tuple[Request, ...], serve_cfg: ServeConfig) -> dict[tuple[str, str], ServeResult]:
+    """All four servers on the same requests: {(policy, allocator): result}."""
     return {(p, a): simulate(trace, replace(serve_cfg, policy=p, allocator=a))
             for p in ("static", "continuous") for a in ("contiguous", "paged")}
 
 
+def compare(trace_cfg: TraceConfig, serve_cfg: ServeConfig,
+            max_token_steps: int = MAX_TOKEN_STEPS) -> dict[tuple[str, str], ServeResult]:
+    """All four servers on the same trace, cut to the work budget: {(policy, allocator): result}."""
+    trace, _ = budgeted_trace(trace_cfg, max_token_steps)
+    return compare_trace(trace, serve_cfg)
+
+
 if __name__ == "__main__":
     trace_cfg = TraceConfig(bursty=True)
-    print(f"trace: {trace_cfg}\ncost: {CostModel()}\n")
+    _, budget = budgeted_trace(trace_cfg)
+    print(f"trace: {trace_cfg}\ncost: {CostModel()}\nbudget: {budget.kept} of {budget.requests} requests, "
+          f"{budget.kept_token_steps:,} output tokens (limit {budget.limit:,})\n")
     print(f"{'policy':11s} {'allocator':11s} {'tok/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'KV util':>8s} {'preempt':>8s}")
     for (policy, allocator), res in compare(trace_cfg, ServeConfig()).items():
         print(f"{policy:11s} {allocator:11s} {res.throughput:8.0f} {res.p50_ms:8.0f} {res.p99_ms:8.0f} "

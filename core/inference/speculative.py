@@ -20,6 +20,10 @@ If each draft token is accepted with probability α, a round yields (1 − α^{k
 on average, and with c = (draft pass time) / (target pass time) the expected speedup is
 (1 − α^{k+1}) / ((1 − α)(k·c + 1))   (Leviathan et al., eq. 1 and Theorem 3.8).
 Shapes: input_ids (1, T); logits (1, T, V).
+
+Work budget: the live demo (`speculate`) generates at most MAX_NEW_TOKENS tokens with k <= MAX_K, its
+prompt cut to fit the models' positions; the timing sweep over k (`plan_sweep`, `speedup_sweep`) is
+sized in decoded tokens, runs one k at a time, and stops starting new ones after SWEEP_MAX_SECONDS.
 """
 import copy
 import statistics
@@ -27,6 +31,12 @@ import time
 from dataclasses import dataclass
 
 import torch
+
+MAX_NEW_TOKENS, MAX_K = 128, 8  # the page's slider maxima, enforced here too: a link or a caller may ask for more
+# One sweep decodes len(ks) × (reps + 1 warm-up) × 4 ways × new_tokens tokens: 6 · 3 · 4 · 64 = 4,608 on the
+# page, ~30 s of tiny-lm on 2 CPU cores (the four ways do not cost the same per token; this is a budget, not a clock).
+SWEEP_MAX_TOKENS = 4_608
+SWEEP_MAX_SECONDS = 50.0  # of work: no new k starts after it (each k takes a few seconds), so a sweep stays under ~60 s
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,46 @@ def target_greedy(target, tokenizer, input_ids: torch.Tensor, new_tokens: int,
     return tuple(ids[input_ids.size(1):])
 
 
+@dataclass(frozen=True)
+class SpecDemo:
+    result: SpecResult
+    reference: tuple[int, ...]  # the target's own greedy tokens: what result.new_ids must equal
+    notes: tuple[str, ...]  # what the work budget cut, empty when nothing was
+
+
+def fit_budget(k: int, new_tokens: int, prompt_len: int, positions: int) -> tuple[int, int, int, tuple[str, ...]]:
+    """(k, new tokens, prompt tokens to keep, what was cut) within the budget and the models' positions.
+
+    fit_budget(20, 500, 450, 512) -> (8, 128, 384, three notes).
+    """
+    notes = []
+    fitted_k, fitted_new = max(1, min(k, MAX_K)), max(1, min(new_tokens, MAX_NEW_TOKENS))
+    if fitted_k != k:
+        notes.append(f"k = {k} asked; at most {MAX_K} tokens are drafted per round")
+    if fitted_new != new_tokens:
+        notes.append(f"{new_tokens} new tokens asked; at most {MAX_NEW_TOKENS} are generated")
+    keep = min(prompt_len, positions - fitted_new)
+    if keep < prompt_len:
+        notes.append(f"the prompt is {prompt_len} tokens; its first {keep} are used, so that prompt + "
+                     f"{fitted_new} new tokens fit the models' {positions} positions")
+    return fitted_k, fitted_new, keep, tuple(notes)
+
+
+def speculate(target, draft, tokenizer, prompt: str, k: int, new_tokens: int) -> SpecDemo:
+    """The page's demo: speculative decoding of `prompt` within the work budget, and the target's own greedy
+    output to check it against. Past a verse's end-of-text the models go on with the next verse, as in
+    their training stream (stop_at_eos=False).
+
+    Usage: speculate(target, draft, tok, "And God said", k=4, new_tokens=48).result.acceptance
+    """
+    input_ids = tokenizer(prompt, return_tensors="pt").input_ids  # (1, T)
+    positions = min(target.config.max_position_embeddings, draft.config.max_position_embeddings)
+    k, new_tokens, keep, notes = fit_budget(k, new_tokens, input_ids.size(1), positions)
+    input_ids = input_ids[:, :keep]  # (1, T') with T' + new tokens <= positions
+    return SpecDemo(speculative_generate(target, draft, tokenizer, input_ids, new_tokens, k, stop_at_eos=False),
+                    target_greedy(target, tokenizer, input_ids, new_tokens, stop_at_eos=False), notes)
+
+
 # ---- transformers' assisted generation: the same idea, used for the timing -------------------
 def assistant_with_k(draft, k: int):
     """A view of `draft` that drafts exactly k tokens per round in transformers' assisted generation.
@@ -236,8 +286,10 @@ def speculative_speedup(target, draft, tokenizer, prompt: str, new_tokens: int =
     the draft as assistant, our plain greedy loop and our speculative loop; outputs checked identical.
 
     Usage: s = speculative_speedup(target, draft, tok, "And the LORD spake unto Moses", 128, k=4); s.speedup
+    The prompt is cut so that prompt + new tokens + k drafted tokens fit the target's positions.
     """
-    input_ids = tokenizer(prompt, return_tensors="pt").input_ids
+    positions = target.config.max_position_embeddings
+    input_ids = tokenizer(prompt, return_tensors="pt").input_ids[:, : max(1, positions - new_tokens - k)]
 
     def timed(fn):
         start = time.perf_counter()
@@ -262,6 +314,72 @@ def speculative_speedup(target, draft, tokenizer, prompt: str, new_tokens: int =
     return Speedup(k, new_tokens, median["target"], median["assisted"], median["greedy"], median["loop"],
                    ours.acceptance, ours.tokens_per_pass, ours.draft_passes / ours.target_passes,
                    pass_ms(draft, input_ids), pass_ms(target, input_ids), same, reps)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    ks: tuple[int, ...]
+    new_tokens: int
+    reps: int
+    asked: tuple[tuple[int, ...], int, int]  # (ks, new_tokens, reps) as asked
+    max_tokens: int
+
+    @property
+    def decoded_tokens(self) -> int:
+        """Tokens decoded in all: each k times (reps + 1 warm-up) times 4 ways, new_tokens each."""
+        return len(self.ks) * (self.reps + 1) * 4 * self.new_tokens
+
+    @property
+    def cut(self) -> bool:
+        return (self.ks, self.new_tokens, self.reps) != self.asked
+
+
+def plan_sweep(ks, new_tokens: int, reps: int, max_tokens: int = SWEEP_MAX_TOKENS) -> SweepPlan:
+    """The asked sweep, cut to the budget: fewer repetitions first (down to 1), then fewer new tokens (down
+    to 16), then the largest values of k dropped, until the decoded tokens fit.
+
+    plan_sweep((1, 2, 3, 4, 5, 6), 96, 2, 4_608) -> reps 1, 96 tokens (6 · 2 · 4 · 96 = 4,608 tokens).
+    """
+    ks = tuple(ks)
+
+    def cost(n_ks: int, n: int, r: int) -> int:
+        return n_ks * (r + 1) * 4 * n
+
+    r = reps
+    while r > 1 and cost(len(ks), new_tokens, r) > max_tokens:
+        r -= 1
+    n = max(min(new_tokens, 16), min(new_tokens, max_tokens // cost(len(ks), 1, r)))
+    n_ks = max(1, min(len(ks), max_tokens // cost(1, n, r)))
+    return SweepPlan(ks[:n_ks], n, r, (ks, new_tokens, reps), max_tokens)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    speedups: tuple[Speedup, ...]  # one per k measured, in the plan's order
+    planned: int  # values of k in the plan
+    work_seconds: float  # time spent computing, not waiting for the CPU between values of k
+
+    @property
+    def stopped_early(self) -> bool:
+        return len(self.speedups) < self.planned
+
+
+def speedup_sweep(target, draft, tokenizer, prompt: str, plan: SweepPlan, max_seconds: float = SWEEP_MAX_SECONDS):
+    """speculative_speedup for each k of the plan, one k at a time.
+
+    A generator: it yields (fraction done, what was just done) after each k, so a caller can show
+    progress, let others use the CPU in between, or stop; it returns a Sweep. No new k starts once the
+    work so far has taken max_seconds (the first always runs).
+    """
+    speedups, worked = [], 0.0
+    for i, k in enumerate(plan.ks):
+        if speedups and worked >= max_seconds:
+            break
+        start = time.perf_counter()
+        speedups.append(speculative_speedup(target, draft, tokenizer, prompt, plan.new_tokens, k, plan.reps))
+        worked += time.perf_counter() - start
+        yield (i + 1) / len(plan.ks), f"k = {k} measured ({i + 1} of {len(plan.ks)})"
+    return Sweep(tuple(speedups), len(plan.ks), worked)
 
 
 def acceptance(target, draft, tokenizer, prompt: str, new_tokens: int = 128, k: int = 4) -> float:

@@ -10,16 +10,16 @@ from core.state import Param
 from ui.inference import MAX_PROMPT_CHARS, checked_prompt
 
 PATH_STEPS = 32  # steps drawn in the overview chart (all of them are in the table)
-PARAMS = [
+PARAMS = [  # step = the widget's step, so a link lands on the widget's grid (and on a cached result)
     Param("dec_prompt", "And God said, Let there be", max_len=MAX_PROMPT_CHARS),
     Param("dec_strategy", "greedy", choices=decoding.STRATEGIES),
-    Param("dec_temp", 1.0, 0.1, 2.0),
-    Param("dec_top_k", 20, 1, 200),
-    Param("dec_top_p", 0.9, 0.05, 1.0),
-    Param("dec_beams", 3, 2, 6),
-    Param("dec_penalty", 1.0, 1.0, 2.0),
-    Param("dec_tokens", 24, 4, 128),
-    Param("dec_seed", 0, 0, 9999),
+    Param("dec_temp", 1.0, 0.1, 2.0, step=0.05),
+    Param("dec_top_k", 20, 1, 200, step=1),
+    Param("dec_top_p", 0.9, 0.05, 1.0, step=0.05),
+    Param("dec_beams", 3, 2, decoding.MAX_BEAMS, step=1),
+    Param("dec_penalty", 1.0, 1.0, 2.0, step=0.05),
+    Param("dec_tokens", 24, 4, decoding.MAX_NEW_TOKENS, step=1),
+    Param("dec_seed", 0, 0, 9999, step=1),
 ]
 HELP = {
     "greedy": "always the most probable token: deterministic, and prone to loops",
@@ -30,7 +30,7 @@ HELP = {
 }
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@ui.cached_compute(max_entries=64, max_size="16MB")  # ≤ ~0.2 MB an entry: ≤ 128 steps × 9 candidates
 def _decode(prompt: str, strategy: str, temperature: float, top_k: int, top_p: float, beams: int,
             penalty: float, max_tokens: int, seed: int) -> decoding.Generation:
     model, tokenizer = ui.causal_lm("tiny-lm")
@@ -55,11 +55,11 @@ def _widgets() -> None:
               help="Used by temperature, top-k and top-p sampling.")
     c2.slider("top-k: k", 1, 200, key="dec_top_k", disabled=strategy != "top-k")
     c3.slider("top-p: p", 0.05, 1.0, step=0.05, key="dec_top_p", disabled=strategy != "top-p")
-    c4.slider("Beams B", 2, 6, key="dec_beams", disabled=strategy != "beam")
+    c4.slider("Beams B", 2, decoding.MAX_BEAMS, key="dec_beams", disabled=strategy != "beam")
     c1, c2, c3 = st.columns(3)
     c1.slider("Repetition penalty θ", 1.0, 2.0, step=0.05, key="dec_penalty",
               help="CTRL's penalty on tokens already in the text; 1.0 = off. Applies to every strategy.")
-    c2.slider("Max new tokens", 4, 128, key="dec_tokens")
+    c2.slider("Max new tokens", 4, decoding.MAX_NEW_TOKENS, key="dec_tokens")
     c3.number_input("Seed", 0, 9999, key="dec_seed", disabled=strategy in ("greedy", "beam"),
                     help="Same seed, same settings: same text (the sampler's random generator is seeded).")
     ui.sync_params(PARAMS)
@@ -176,6 +176,9 @@ def render() -> None:
     with ui.heavy("Decoding"):
         gen = _decode(prompt, strategy, float(s.dec_temp), int(s.dec_top_k), float(s.dec_top_p), int(s.dec_beams),
                       float(s.dec_penalty), int(s.dec_tokens), int(s.dec_seed))
+    if gen.notes:
+        st.info("Work budget: " + "; ".join(gen.notes) + ".")
+        prompt = ui.causal_lm("tiny-lm")[1].decode(gen.prompt_ids)  # the part of the prompt the model read
     st.markdown(f"**Output** ({len(gen.new_ids)} new tokens):")
     st.code(prompt + gen.text, language=None, wrap_lines=True)
     if strategy == "beam":
@@ -187,7 +190,7 @@ def render() -> None:
                "https://arxiv.org/abs/1904.09751"),
               ("Fan et al. 2018, Hierarchical Neural Story Generation (top-k)", "https://arxiv.org/abs/1805.04833"),
               ("Keskar et al. 2019, CTRL (repetition penalty)", "https://arxiv.org/abs/1909.05858"),
-              ("Sutskever et al. 2014, Sequence to Sequence Learning (beam search)",
+              ("Sutskever et al. 2014, Sequence to Sequence Learning (used beam search for translation; did not introduce it)",
                "https://arxiv.org/abs/1409.3215"))
     ui.code_behind(decoding.process_logits, decoding.top_k_filter, decoding.top_p_filter,
                    decoding.repetition_penalty, decoding.sample_tokens if strategy != "beam" else decoding.beam_search)

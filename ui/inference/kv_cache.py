@@ -10,25 +10,25 @@ from core.models import parameter_count
 from core.state import Param
 
 PROMPT = "And the LORD said unto Moses,"
-REPS = 2
+REPS = 2  # asked for; kv.plan_timing keeps 2 up to 96 tokens, 1 beyond (its work budget)
 ON, OFF = "with cache", "without cache"
 MODEL_NAMES = tuple(m.name for m in kv.PUBLISHED_MODELS)
-PARAMS = [
-    Param("kv_tokens", 128, 32, 256),
+PARAMS = [  # step = the widget's step, so a link lands on the widget's grid (and on a cached result)
+    Param("kv_tokens", 96, 32, 256, step=32),
     Param("kv_model", "Llama-2-70B", choices=MODEL_NAMES),
     Param("kv_dtype", "FP16", choices=tuple(kv.BYTES_PER_VALUE)),
-    Param("kv_context", 4096, 512, 131072),
-    Param("kv_batch", 1, 1, 256),
+    Param("kv_context", 4096, 512, 131072, step=512),
+    Param("kv_batch", 1, 1, 256, step=1),
 ]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@ui.cached_compute(max_entries=16, max_size="4MB")  # a few KB an entry: five tuples of ≤ 256 numbers
 def _timing(new_tokens: int) -> kv.TimingCurve:
     model, tokenizer = ui.causal_lm("tiny-lm")
-    return kv.timing_curve(model, tokenizer, PROMPT, new_tokens, reps=REPS)
+    return kv.timing_curve(model, tokenizer, PROMPT, new_tokens, reps=REPS, budget=True)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@ui.cached_compute(max_entries=16, max_size="1MB")
 def _cache_tensors(tokens: int) -> tuple[list[kv.CacheTensor], kv.AttentionShape]:
     model, tokenizer = ui.causal_lm("tiny-lm")
     ids = tokenizer(PROMPT, return_tensors="pt").input_ids
@@ -41,6 +41,14 @@ def _timing_section() -> kv.TimingCurve:
     new_tokens = st.slider("Tokens to generate", 32, 256, step=32, key="kv_tokens")
     with ui.heavy("Timing generation with and without the KV cache"):
         curve = _timing(new_tokens)
+    plan = curve.plan
+    new_tokens = len(curve.positions)
+    if plan.new_tokens < plan.asked_tokens:
+        st.info(f"Work budget: {plan.asked_tokens} tokens × {plan.asked_reps} runs would be more than this shared "
+                f"server runs for one demo ({plan.max_forwards} forward passes and {plan.max_token_passes:,} "
+                f"token-passes, about 10 s on 2 CPU cores at most), because the run without the cache grows "
+                f"quadratically: timed {plan.new_tokens} tokens × {plan.reps} run ({plan.forwards} passes, "
+                f"{plan.token_passes:,} token-passes).")
     per_token = pd.concat([  # step 0 (the prompt's prefill) is left out: it is the same work either way
         pd.DataFrame({"position": curve.positions[1:], "ms": curve.ms_cache[1:], "mode": ON}),
         pd.DataFrame({"position": curve.positions[1:], "ms": curve.ms_no_cache[1:], "mode": OFF})])
@@ -59,13 +67,16 @@ def _timing_section() -> kv.TimingCurve:
     right.altair_chart(charts.kv_cumulative_chart(total), width="stretch")
     prompt_len = curve.positions[0]
     weight_mb = parameter_count(ui.causal_lm("tiny-lm")[0]) * 4 / 1e6
+    runs = (f"median of {curve.reps} alternating runs" if curve.reps > 1 else
+            f"one run of each (the work budget allows {plan.reps} at this length)" if plan.cut else "one run of each")
     st.caption(
         f"Greedy decoding of {new_tokens} tokens after a {prompt_len}-token prompt with tiny-lm on this machine's "
-        f"CPU; median of {curve.reps} alternating runs after a warm-up (step 0, the prompt's prefill, is left out "
+        f"CPU; {runs} after a warm-up (step 0, the prompt's prefill, is left out "
         "of the left chart). Without the cache, step t runs all t tokens through the model again: "
         f"{sum(curve.tokens_in_no_cache):,} token-passes in total instead of {prompt_len + new_tokens - 1:,}. "
-        f"With the cache a step still reads every weight once ({weight_mb:.1f} MB in FP32: decoding is "
-        "memory-bound, even here), which is why its time stays flat; without it the arithmetic grows with the prefix. "
+        f"With the cache a step runs one token; tiny-lm's step is **overhead-bound** here (its {weight_mb:.1f} MB of "
+        "FP32 weights sit in the CPU's caches, and the time is the fixed cost of each small operation), which is why "
+        "it stays nearly flat; without the cache the arithmetic grows with the prefix. "
         "The longer the sequence and the bigger the model, the larger the gap.")
     if not curve.same_tokens:
         st.error("The two runs produced different tokens: this should never happen; please report it.")
@@ -121,7 +132,8 @@ def _calculator_section() -> None:
         f"{nbytes} B = **{per_token / kv.KIB:,.0f} KiB per token**; × {context:,} tokens × {batch} "
         f"sequence(s) = **{kv.kv_cache_bytes(shape, context, batch, nbytes) / kv.GIB:,.2f} GiB**.")
     st.altair_chart(charts.kv_memory_chart(frame, "gib", f"{name}'s cache at {context:,} tokens × {batch}, "
-                                                          f"{dtype}, if it used MHA, GQA-8 or MQA"),
+                                                          f"{dtype}, if it used "
+                                                          + " or ".join(v.name.split(" as ")[-1] for v in variants)),
                     width="stretch")
     table = pd.DataFrame([{"model": m.name, "attention": m.kind, "layers": m.layers, "heads": m.heads,
                            "KV heads": m.kv_heads, "head dim": m.head_dim,
@@ -141,8 +153,10 @@ def render() -> None:
     st.header("KV cache")
     st.markdown(
         "To predict token t+1, attention needs the **keys and values of every earlier token**. Without a cache "
-        "the model recomputes them all at every step, so generating n tokens costs O(n²) work. The KV cache "
-        "keeps them: each step runs only the new token, and generation becomes linear. The price is memory, "
+        "the model reruns the whole prefix at every step: n tokens cost O(n²) token-passes (projections and MLP), "
+        "and attention, where each of t tokens looks at t others, O(n³) work in total. The KV cache keeps them: each "
+        "step runs only the new token, so token-passes become **linear**; attention still reads the whole cache, "
+        "so its total work becomes O(n²). The price is memory, "
         "which grows with every token and is what limits batch size and context length on real servers.")
     ui.bind_params(PARAMS)
     if not ui.require_model("tiny-lm"):
@@ -153,16 +167,20 @@ def render() -> None:
     _real_cache_section(curve)
     _calculator_section()
     ui.sync_params(PARAMS)
-    with st.expander("The math: why decoding is memory-bound, and what GQA and MQA save"):
+    with st.expander("The math: the work saved, what bounds a step, and what GQA and MQA save"):
         st.latex(r"\text{without cache: } \sum_{t=T_0}^{T_0+n-1} t \approx T_0 n + \tfrac{n^2}{2} "
                  r"\text{ token-passes} \qquad \text{with cache: } T_0 + n - 1")
+        st.latex(r"\text{attention scores: without cache } \sum_t t^2 \approx \tfrac{n^3}{3} \qquad "
+                 r"\text{with cache } \sum_t t \approx \tfrac{n^2}{2}")
         st.latex(r"\text{KV bytes per token} = 2 \times L \times H_{kv} \times D \times \text{bytes per value}")
         st.markdown(
             "With the cache, each step multiplies one token's activations by every weight matrix: about 2 FLOPs "
             "per weight, but every weight (and the whole cache) must be read from memory once per step. At 2 "
             "bytes per weight that is about **1 FLOP per byte**, while a GPU can do 100-300 FLOPs in the time it "
-            "reads one byte: single-sequence decoding is **memory-bound**, and the cache is read as often as the "
-            "weights. Shrinking it helps directly: **MQA** (Shazeer 2019) shares one K/V head across all query "
+            "reads one byte: a 7B model's single-sequence decoding is **memory-bound**, and the cache is read as "
+            "often as the weights. tiny-lm on a CPU is the other case, **overhead-bound**: its weights fit in the "
+            "caches and each step pays a fixed cost per operation (the Serving section measures it at a small "
+            "fraction of this machine's roofline). For big models, shrinking the cache helps directly: **MQA** (Shazeer 2019) shares one K/V head across all query "
             "heads (H_kv = 1, cache ÷ H); **GQA** (Ainslie et al. 2023) shares each K/V head within a group "
             "of query heads (H_kv = G), nearly MHA's quality at a fraction of its cache. Llama-2-70B's 8 KV "
             "heads for 64 query heads make its cache 8× smaller than MHA would: 2 · 80 · 8 · 128 · 2 B = "

@@ -6,23 +6,25 @@ import streamlit as st
 
 import ui
 from core.charts import quantization as charts
-from core.inference import quant_formats, quant_methods, quantization
+from core.inference import quant_formats, quant_measure, quant_methods, quantization
 from core.state import Param
+from ui.inference import run_in_slices, stopped
 
 GROUPS = ("per row", "64", "32")
-PARAMS = [
-    Param("q_layer", 3, 0, 5),
+PPL_CHOICES = (256, 512, 1024, 2048, 4096)
+PARAMS = [  # step = the widget's step, so a link lands on the widget's grid (and on a cached result)
+    Param("q_layer", 3, 0, 5, step=1),
     Param("q_matrix", "up_proj", choices=quantization.MATRICES),
     Param("q_format", "NF4", choices=("INT8", "NF4", "FP4")),
     Param("q_group", "64", choices=GROUPS),
-    Param("q_prompts", 3, 1, len(quantization.DEFAULT_PROMPTS)),
-    Param("q_tokens", 16, 4, 48),
-    Param("q_reps", 2, 1, 5),
-    Param("q_ppl", 1024, choices=(256, 512, 1024, 2048, 4096)),
+    Param("q_prompts", 3, 1, len(quantization.DEFAULT_PROMPTS), step=1),
+    Param("q_tokens", 16, 4, 48, step=1),
+    Param("q_reps", 2, 1, 5, step=1),
+    Param("q_ppl", 1024, choices=PPL_CHOICES),
 ]
 LEVEL_NOTES = {
     "INT8": "255 evenly spaced levels k/127 of each row's absmax (LLM.int8 stores one absmax per row): "
-            "so dense that rounding moves a weight by at most 1/254 of the row's range.",
+            "so dense that rounding moves a weight by at most absmax/254, i.e. 1/254 of the row's absmax.",
     "NF4": "16 levels at the quantiles of a normal distribution (QLoRA): dense near 0 where most weights are, "
            "one absmax per block of 64 weights.",
     "FP4": "16 levels of a tiny float (sign, 2 exponent bits, 1 mantissa bit): log-spaced, so very fine near 0 "
@@ -38,7 +40,7 @@ def _variant(name: str):
     return base if name == "FP32" else quantization.build_variant(name, base=base)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@ui.cached_compute(max_entries=16, max_size="16MB")  # ≤ 0.4 MB an entry: the matrix's ≤ 98,304 weights
 def _matrix_view(layer: int, matrix: str, fmt: str) -> tuple:
     model, _ = ui.causal_lm("tiny-lm")
     W = model.get_submodule(quantization.matrix_name(layer, matrix)).weight.detach().float()
@@ -47,27 +49,16 @@ def _matrix_view(layer: int, matrix: str, fmt: str) -> tuple:
     return values.numpy(), levels.numpy(), tuple(W.shape), errors
 
 
-@st.cache_data(max_entries=2, show_spinner=False)
+@ui.cached_compute(max_entries=2, max_size="1MB")  # 168 small rows: 42 layers × 4 formats
 def _layer_errors(tokens: int) -> list:
     model, _ = ui.causal_lm("tiny-lm")
     return quantization.layer_errors(model, quantization.encode_corpus("tiny-lm", "heldout", tokens))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@ui.cached_compute(max_entries=64, max_size="2MB")  # 6 small rows an entry
 def _methods(layer: int, matrix: str, group_size: int) -> list:
     model, _ = ui.causal_lm("tiny-lm")
     return quantization.method_study(model, quantization.matrix_name(layer, matrix), group_size)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def _measure(n_prompts: int, new_tokens: int, reps: int, ppl_tokens: int, _on_progress=None) -> list:
-    models = {}
-    for i, name in enumerate(quantization.VARIANTS):
-        if _on_progress:
-            _on_progress(0.0, f"loading {name} ({i + 1}/{len(quantization.VARIANTS)}; cached after the first time)")
-        models[name] = _variant(name)
-    return quantization.compare_variants(tuple(quantization.VARIANTS), quantization.DEFAULT_PROMPTS[:n_prompts],
-                                         new_tokens, ppl_tokens, reps, models=models, on_progress=_on_progress)
 
 
 # ---- the section ----------------------------------------------------------------------------------
@@ -117,30 +108,44 @@ def _measure_ui() -> None:
     c1.slider("Prompts", 1, len(quantization.DEFAULT_PROMPTS), key="q_prompts")
     c2.slider("New tokens per prompt", 4, 48, key="q_tokens")
     c3.slider("Rounds (reps)", 1, 5, key="q_reps")
-    c4.select_slider("Held-out tokens for perplexity", (256, 512, 1024, 2048, 4096), key="q_ppl")
+    c4.select_slider("Held-out tokens for perplexity", PPL_CHOICES, key="q_ppl")
     ui.sync_params(PARAMS)
     s = st.session_state
     args = (int(s.q_prompts), int(s.q_tokens), int(s.q_reps), int(s.q_ppl))
-    work = len(quantization.VARIANTS) * args[0] * args[1] * args[2]
-    st.caption(f"{len(quantization.VARIANTS)} variants × {args[0]} prompts × {args[1]} tokens × {args[2]} rounds = "
-               f"{work:,} generated tokens, plus perplexity on {args[3]:,} tokens per variant. "
-               "Prompts: " + " · ".join(f"“{p}”" for p in quantization.DEFAULT_PROMPTS[: args[0]]))
+    plan = quant_measure.plan_measure(*args)
+    st.caption(f"{plan.variants} variants × {plan.prompts} prompts × {plan.new_tokens} tokens × {plan.reps} rounds = "
+               f"{plan.generated_tokens:,} generated tokens, plus perplexity on {plan.ppl_tokens:,} tokens per variant. "
+               "Prompts: " + " · ".join(f"“{p}”" for p in quantization.DEFAULT_PROMPTS[: plan.prompts]))
+    if plan.cut:
+        prompts, tokens, reps, ppl = plan.asked
+        st.info(f"Work budget: one Measure generates at most {quant_measure.MEASURE_MAX_TOKENS:,} tokens (variants × "
+                f"prompts × tokens × rounds) and computes perplexity on at most "
+                f"{quant_measure.MEASURE_MAX_PPL_TOKENS:,} held-out tokens per variant, about half a minute on this "
+                f"shared 2-core server. Asked: {plan.variants} × {prompts} × {tokens} × {reps} = "
+                f"{plan.variants * prompts * tokens * reps:,} generated tokens and perplexity on {ppl:,}, so it runs "
+                "the numbers above (fewer rounds first, then fewer prompts, then fewer tokens).")
     if st.button("Measure", key="q_measure", type="primary"):
-        bar = st.progress(0.0, "starting")
-        with ui.heavy("Measuring six variants"):
-            s["q_results"] = (args, _measure(*args, _on_progress=lambda f, msg: bar.progress(f, msg)))
-        bar.empty()
-    st.caption("A measurement is made once per setting on this server and shared by everyone who asks for the "
-               "same setting (a classroom pressing Measure together waits for one run, not thirty).")
+        steps = quant_measure.measure_variants(
+            tuple(quantization.VARIANTS), quantization.DEFAULT_PROMPTS[: plan.prompts], plan.new_tokens,
+            plan.ppl_tokens, plan.reps, load=_variant, max_generation_seconds=quant_measure.MEASURE_GENERATION_SECONDS)
+        s["q_results"] = (args, run_in_slices(steps, "Measuring six variants", "q_stop"))
+    st.caption("It runs only when you click, in short pieces that let other viewers in between; the result stays "
+               "here until you click again.")
+    if stopped("q_stop"):
+        st.info("Measurement stopped" + (": the previous one is shown." if "q_results" in s else "."))
     if "q_results" not in s:
         st.info("Press **Measure** to build the six variants (a few seconds the first time) and time them here. "
                 "The first load of the bitsandbytes variants is slow; later runs reuse them.")
         return
-    measured_args, results = s["q_results"]
+    measured_args, measurement = s["q_results"]
     if measured_args != args:
         st.caption(f"Showing the last measurement (prompts, tokens, rounds, perplexity tokens = {measured_args}); "
                    "press Measure for the new settings.")
-    _show_results(results)
+    if measurement.stopped_early:
+        st.warning(f"Time cap: no new generation starts after {quant_measure.MEASURE_GENERATION_SECONDS:.0f} s of work "
+                   f"(this server is busy): {measurement.generations} of {measurement.planned_generations} generations "
+                   "per variant were timed, and the scores cover the prompts done.")
+    _show_results(list(measurement.results))
 
 
 def _show_results(results: list) -> None:
@@ -292,4 +297,4 @@ def render() -> None:
               ("Frantar et al. 2022, GPTQ", "https://arxiv.org/abs/2210.17323"),
               ("Lin et al. 2023, AWQ", "https://arxiv.org/abs/2306.00978"))
     ui.code_behind(quant_methods.rtn, quant_methods.gptq, quant_methods.awq, quant_formats.blockwise_4bit,
-                   quantization.compare_variants, quantization.size_breakdown)
+                   quant_measure.compare_variants, quantization.size_breakdown)

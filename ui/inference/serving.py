@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from core.charts import serving as charts
-from core.inference import batching, serving
+from core.inference import batching, paged_kv, serving, traces
 from core.state import Param
 
 SERVERS = ["continuous + paged", "continuous + contiguous", "static + paged", "static + contiguous"]
@@ -16,58 +16,62 @@ BATCH_CHOICES = (4, 8, 16)
 # 2.0 TB/s HBM2e); a computed bound, not a measurement.
 A100_FLOPS, A100_BANDWIDTH, A100_SHEET = 312e12, 2.0e12, "https://www.nvidia.com/en-us/data-center/a100/"
 
-PARAMS = [
-    Param("sv_rate", 40.0, 1.0, 200.0),
-    Param("sv_n", 200, 20, 500),
-    Param("sv_prompt", 128, 8, 512),
-    Param("sv_output", 128, 4, 512),
+PARAMS = [  # step = the widget's step, so a link lands on the widget's grid (and on a cached result)
+    Param("sv_rate", 40.0, 1.0, 200.0, step=1.0),
+    Param("sv_n", 200, 20, 500, step=10),
+    Param("sv_prompt", 128, 8, 512, step=8),
+    Param("sv_output", 128, 4, 512, step=4),
     Param("sv_dist", "geometric", choices=("geometric", "uniform", "fixed")),
-    Param("sv_max_new", 512, 16, 1024),
+    Param("sv_max_new", 512, 16, 1024, step=16),
     Param("sv_bursty", True),
-    Param("sv_seed", 0, 0, 9999),
-    Param("sv_batch", 32, 1, 128),
-    Param("sv_blocks", 256, 16, 1024),
+    Param("sv_seed", 0, 0, 9999, step=1),
+    Param("sv_batch", 32, 1, 128, step=1),
+    Param("sv_blocks", 256, 16, 1024, step=16),
     Param("sv_block_size", 16, 4, 64, choices=(4, 8, 16, 32, 64)),
-    Param("sv_step_ms", 7.0, 0.1, 100.0),
-    Param("sv_token_ms", 0.05, 0.0, 5.0),
+    # Typed numbers, not a slider: snapped only to the precision the page writes them with.
+    Param("sv_step_ms", 7.0, 0.1, 100.0, step=0.001),
+    Param("sv_token_ms", 0.05, 0.0, 5.0, step=0.0001),
     Param("sv_server", "continuous + paged", choices=tuple(SERVERS)),
-    Param("sv_at", 30, 1, 100),
+    Param("sv_at", 30, 1, 100, step=1),
     Param("sv_bmax", 16, 4, 16, choices=BATCH_CHOICES),
-    Param("sv_new", 32, 8, 64),
+    Param("sv_new", 32, 8, 64, step=8),
 ]
+MEASURE_REPS = 3
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _simulate_all(trace_cfg: serving.TraceConfig, serve_cfg: serving.ServeConfig) -> dict:
-    return serving.compare(trace_cfg, serve_cfg)
+@ui.cached_compute(max_entries=32, max_size="16MB")  # ~0.2 MB an entry: 4 servers × ≤ 1,000 timeline points
+def _simulate_all(trace_cfg: traces.TraceConfig, serve_cfg: serving.ServeConfig) -> tuple:
+    trace, budget = traces.budgeted_trace(trace_cfg)
+    return budget, serving.compare_trace(trace, serve_cfg)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _snapshot(trace_cfg: serving.TraceConfig, serve_cfg: serving.ServeConfig, step: int) -> serving.MemorySnapshot:
-    return serving.simulate(serving.make_trace(trace_cfg), serve_cfg, snapshot_step=step).snapshot
+@ui.cached_compute(max_entries=32, max_size="32MB")  # ≤ 0.6 MB an entry: two arrays of ≤ 65,536 slots
+def _snapshot(trace_cfg: traces.TraceConfig, serve_cfg: serving.ServeConfig, step: int) -> serving.MemorySnapshot:
+    trace, _ = traces.budgeted_trace(trace_cfg)
+    return serving.snapshot_at(trace, serve_cfg, step)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@ui.cached_compute(max_entries=8, max_size="2MB")
 def _measure(max_batch: int, new_tokens: int) -> dict:
     model, tokenizer = ui.causal_lm("tiny-lm")
-    sizes = tuple(b for b in (1, 2, 4, 8, 16) if b <= max_batch)
-    res = batching.measure_batched_throughput(model, tokenizer, sizes, new_tokens, reps=3)
+    plan = batching.plan_throughput(tuple(b for b in (1, 2, 4, 8, 16) if b <= max_batch), new_tokens, MEASURE_REPS)
+    res = batching.measure_batched_throughput(model, tokenizer, plan.batch_sizes, plan.new_tokens, reps=plan.reps)
     prompts = batching.sample_prompts(tokenizer, 4, 16)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     together = batching.batched_greedy(model, prompts, 16, pad_id)
     alone = [batching.batched_greedy(model, [p], 16, pad_id)[0] for p in prompts]
     rows = [{"prompt": tokenizer.decode(p), "batched greedy": tokenizer.decode(t), "alone": tokenizer.decode(a),
              "same": t == a} for p, t, a in zip(prompts, together, alone)]
-    return {"result": res, "rows": rows, "flops": batching.measure_matmul_flops(512),
+    return {"plan": plan, "result": res, "rows": rows, "flops": batching.measure_matmul_flops(512),
             "bandwidth": batching.measure_copy_bandwidth(64 * 2**20), "n_params": sum(p.numel() for p in model.parameters())}
 
 
 def _use_measured_cost(fixed_ms: float, per_row_ms: float) -> None:
-    st.session_state["sv_step_ms"] = round(max(0.1, fixed_ms), 3)
+    st.session_state["sv_step_ms"] = round(min(100.0, max(0.1, fixed_ms)), 3)
     st.session_state["sv_token_ms"] = round(min(5.0, max(0.0, per_row_ms)), 4)
 
 
-def _controls() -> tuple[serving.TraceConfig, serving.ServeConfig]:
+def _controls() -> tuple[traces.TraceConfig, serving.ServeConfig]:
     c1, c2, c3 = st.columns(3)
     with c1:
         st.markdown("**Workload (the request trace)**")
@@ -91,7 +95,7 @@ def _controls() -> tuple[serving.TraceConfig, serving.ServeConfig]:
         st.number_input("step cost: ms per token", key="sv_token_ms", min_value=0.0, max_value=5.0, step=0.01,
                         format="%.3f")
     s = st.session_state
-    trace_cfg = serving.TraceConfig(n_requests=s.sv_n, rate=s.sv_rate, prompt_mean=s.sv_prompt,
+    trace_cfg = traces.TraceConfig(n_requests=s.sv_n, rate=s.sv_rate, prompt_mean=s.sv_prompt,
                                     output_mean=s.sv_output, output_dist=s.sv_dist, max_new_tokens=s.sv_max_new,
                                     bursty=s.sv_bursty, seed=int(s.sv_seed))
     blocks = s.sv_blocks
@@ -121,7 +125,7 @@ def _headline(results: dict, serve_cfg: serving.ServeConfig) -> None:
                "every server. Utilisation = slots holding a token ÷ slots reserved, averaged over time.")
 
 
-def _inspect(results: dict, trace_cfg: serving.TraceConfig, serve_cfg: serving.ServeConfig) -> None:
+def _inspect(results: dict, trace_cfg: traces.TraceConfig, serve_cfg: serving.ServeConfig) -> None:
     st.subheader("Watch one server")
     c1, c2 = st.columns([1, 2])
     name = c1.selectbox("server", SERVERS, key="sv_server")
@@ -130,11 +134,15 @@ def _inspect(results: dict, trace_cfg: serving.TraceConfig, serve_cfg: serving.S
     at = c2.slider("moment to inspect (% of the run's steps)", key="sv_at", min_value=1, max_value=100)
     step = max(1, round(at / 100 * res.n_steps))
     st.altair_chart(charts.timeline_chart(res, serve_cfg.capacity))
+    averaged = ("" if res.steps_per_point == 1 else
+                f" Each point is the mean of {res.steps_per_point:,} consecutive steps (at most "
+                f"{serving.MAX_TIMELINE_POINTS:,} points are kept, so the chart stays small).")
     st.caption("Top: KV slots reserved (orange) and actually holding a token (blue); dashed line = memory. "
-               "Bottom: requests in the batch and requests waiting in the queue.")
+               "Bottom: requests in the batch and requests waiting in the queue." + averaged)
     cfg = serving.ServeConfig(policy=policy, allocator=allocator, max_batch=serve_cfg.max_batch,
                               num_blocks=serve_cfg.num_blocks, block_size=serve_cfg.block_size, cost=serve_cfg.cost)
-    snap = _snapshot(trace_cfg, cfg, step)
+    with ui.heavy("Replaying the server to that step"):
+        snap = _snapshot(trace_cfg, cfg, step)
     used, reserved = int(snap.filled.sum()), int((snap.owner >= 0).sum())
     st.markdown(f"**KV memory after step {step:,} of {res.n_steps:,}** (t = {snap.time_ms / 1000:.2f} s): "
                 f"{len(snap.cached)} requests hold {reserved:,} slots, {used:,} of them hold a token "
@@ -162,19 +170,30 @@ def _batched_generation() -> dict | None:
     st.markdown(
         "The simulator assumes a step costs about the same whatever the batch. Check it on a real model: "
         "the tiny LM generates for 1, 2, 4, … prompts at once (left padding, attention mask, KV cache), "
-        "each batch size timed in turn, median of 3 repetitions.")
+        f"each batch size timed in turn, median of {MEASURE_REPS} repetitions.")
     if not ui.require_model("tiny-lm"):
         return None
     c1, c2 = st.columns(2)
     c1.select_slider("largest batch", BATCH_CHOICES, key="sv_bmax")
     c2.slider("new tokens per prompt", key="sv_new", min_value=8, max_value=64, step=8)
+    s = st.session_state
+    args = (int(s.sv_bmax), int(s.sv_new))
+    # Measured only when the button is clicked; the result stays in this session until the next click.
     if st.button("Measure batched generation", key="sv_measure"):
-        st.session_state["sv_measured"] = True
-    if not st.session_state.get("sv_measured"):
-        st.caption("Takes a few seconds on 2 cores.")
+        with ui.heavy("Generating in batches"):
+            s["sv_measurement"] = (args, _measure(*args))
+    if "sv_measurement" not in s:
+        st.caption(f"Takes a few seconds on 2 cores (at most {batching.MAX_FORWARDS} batched forward passes).")
         return None
-    with ui.heavy("Generating in batches"):
-        m = _measure(int(st.session_state.sv_bmax), int(st.session_state.sv_new))
+    measured_args, m = s["sv_measurement"]
+    if measured_args != args:
+        st.caption(f"Showing the measurement for largest batch {measured_args[0]} and {measured_args[1]} new tokens; "
+                   "press the button to measure the new settings.")
+    plan: batching.ThroughputPlan = m["plan"]
+    if plan.cut:
+        st.info(f"Work budget: {plan.asked_new_tokens} new tokens × {plan.asked_reps} repetitions × "
+                f"{len(plan.batch_sizes)} batch sizes would be more than {plan.max_forwards} forward passes; measured "
+                f"{plan.new_tokens} new tokens × {plan.reps} repetitions ({plan.forwards} passes).")
     res: batching.ThroughputResult = m["result"]
     st.altair_chart(charts.throughput_chart(res.batch_sizes, res.tokens_per_s))
     st.dataframe(pd.DataFrame({"batch size": res.batch_sizes, "tokens/s": [round(t) for t in res.tokens_per_s],
@@ -241,7 +260,13 @@ def render() -> None:
                "per token at ~300 TFLOP/s ≈ 0.05 ms), not a measurement. A static batch is padded: every row costs "
                "a token per step, finished or not. A new request's first step computes its whole prompt.")
     with ui.heavy("Simulating four servers"):
-        results = _simulate_all(trace_cfg, serve_cfg)
+        budget, results = _simulate_all(trace_cfg, serve_cfg)
+    if budget.cut:
+        st.warning(
+            f"Work budget: this trace asks for {budget.token_steps:,} output tokens from {budget.requests:,} requests, "
+            f"more than the {budget.limit:,} the simulator serves per trace, so it serves the first "
+            f"{budget.kept:,} requests ({budget.kept_token_steps:,} output tokens: {budget.factor:.1f}× less work). "
+            "Fewer requests or shorter outputs are simulated in full.")
     _headline(results, serve_cfg)
     frame = charts.comparison_frame(results)
     st.altair_chart(charts.comparison_chart(frame))
@@ -252,7 +277,7 @@ def render() -> None:
         "*fixed* (static batching loses much less when every answer has the same length); shrink the block size to 4 (utilisation → 100%, but more blocks to track) or raise "
         "max_new_tokens (contiguous waste grows, paged does not care).")
     _inspect(results, trace_cfg, serve_cfg)
-    ui.code_behind(serving.Scheduler.step, serving.BlockAllocator, serving.ContiguousAllocator.reserve)
+    ui.code_behind(serving.Scheduler.step, paged_kv.BlockAllocator, paged_kv.ContiguousAllocator.reserve)
     measured = _batched_generation()
     ui.code_behind(batching.batched_greedy, batching.left_pad, label="The code behind batched generation")
     _roofline(measured)
