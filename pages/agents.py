@@ -159,7 +159,7 @@ def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example
 
 # ---- page ----------------------------------------------------------------------------------------------
 st.title(":material/smart_toy: Agents")
-st.markdown(
+ui.explain(
     "An **agent** is a language model in a loop: it writes a **Thought**, picks an **Action** (a tool and its "
     "input), the runtime runs the tool and appends the result as an **Observation**, and the model reads "
     "everything again to write the next step, until it answers. This is **ReAct** (Yao et al. 2022). Here "
@@ -220,7 +220,7 @@ elif question is not None:
 ui.code_behind(loop.run_agent, loop.take_step, policies.scripted_policy, loop.react_prompt)
 
 st.header("Could the tiny LM be the policy?")
-st.markdown(
+ui.explain(
     "A real agent's policy is an LLM continuing the prompt above, greedily, stopped at `\\nObservation`. "
     "Hand that prompt (without the worked example, so it fits the tiny model's 512-token context) to LLM Lab's "
     "tiny Llama and see what it writes, and whether the runtime could run it.")
@@ -236,7 +236,7 @@ if question is not None and ui.require_model("tiny-lm") and st.button("Ask the t
                "instruction-tuned LLMs learn this format from examples of tool use.")
 
 st.header("Hostile input, run live")
-st.markdown(
+ui.explain(
     "Whatever the policy, the Action text is untrusted: a user, a web page or a poisoned document can put "
     "anything there. So the calculator never calls `eval`: it parses with `ast.parse(mode=\"eval\")` and "
     "walks the tree itself, allowing only numbers, `+ - * / // % **`, unary minus and a few functions, with "

@@ -6,7 +6,7 @@ from core.state import Param
 from ui.inference import decoding, kv_cache, quantization, serving, speculative
 
 st.title("Inference")
-st.markdown(
+ui.explain(
     "Training happens once; inference happens every time someone uses the model. This page measures, "
     "on **your** machine, what each inference trick buys: how the next token is chosen, why the KV cache "
     "makes each step run one token instead of the whole prefix (linear token-passes; attention still reads the "

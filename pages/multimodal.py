@@ -103,7 +103,7 @@ def upscale(picture: np.ndarray, size: int) -> np.ndarray:
 # ---- sections ------------------------------------------------------------------------------
 def similarity_section() -> None:
     st.header("1 · Contrastive training makes a diagonal")
-    st.markdown(
+    ui.explain(
         "CLIP learns from (picture, caption) pairs only. In a batch of B pairs every picture is scored against "
         "every caption; the loss rewards the B matching pairs (the diagonal) and pushes down the B² − B "
         "mismatches. Below: a batch of held-out pictures (new seeds, never seen in training) and their "
@@ -190,7 +190,7 @@ def picture_ui() -> tuple[np.ndarray | None, np.ndarray | None, bool, dict | Non
 
 def zero_shot_section(picture: np.ndarray, small: np.ndarray, uploaded: bool, truth: dict | None) -> None:
     st.header("2 · Zero-shot classification")
-    st.markdown(
+    ui.explain(
         "No classifier was ever trained. Write one prompt per label (*a photo of a red circle*, ...), embed "
         "them with the text tower, and pick the prompt most similar to the picture: the label set is chosen "
         "at test time, which is why CLIP calls it *zero-shot*.")
@@ -238,7 +238,7 @@ def _accuracy_line() -> str:
 
 def patches_section(picture: np.ndarray, small: np.ndarray) -> None:
     st.header("3 · A picture is a sentence of patches (ViT)")
-    st.markdown(
+    ui.explain(
         "A Vision Transformer does not look at pixels one by one. It cuts the picture into P×P patches, reads "
         "them row by row like words, flattens each into P·P·3 numbers and multiplies by one matrix E to get a "
         "token of C numbers. A learned position embedding says where each patch came from; a [CLS] token is "
@@ -280,7 +280,7 @@ def patches_section(picture: np.ndarray, small: np.ndarray) -> None:
 
 def llava_section(small: np.ndarray) -> None:
     st.header("4 · From image features to an LLM (LLaVA)")
-    st.markdown(
+    ui.explain(
         "CLIP only *compares* pictures and text. To let a language model *talk* about a picture, LLaVA (Liu et al. "
         "2023) takes the patch features of a CLIP vision tower (ViT-L/14, from the layer before the last, one "
         "vector per patch), multiplies them by a trainable projection W into the LLM's word-embedding space, and "
@@ -309,7 +309,7 @@ def llava_section(small: np.ndarray) -> None:
 
 # ---- the page ------------------------------------------------------------------------------
 st.title(":material/image: Multimodal")
-st.markdown(
+ui.explain(
     "How do models read pictures? A Vision Transformer turns a picture into a sequence of patch tokens; CLIP trains "
     "a picture encoder and a text encoder together until matching pictures and captions point the same way; "
     "LLaVA feeds those picture tokens to a language model. Everything here runs on a **tiny CLIP trained in this "

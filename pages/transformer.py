@@ -30,7 +30,7 @@ def tokens_and_attention() -> None:
 
 
 st.title("Transformer")
-st.markdown(
+ui.explain(
     "Every large language model is a stack of transformer blocks. This page opens one up: how text becomes "
     "tokens, where each token looks (**attention**) in a real pretrained encoder, the formula recomputed by "
     "hand and checked against the model, and what a decoder finally outputs: a probability for every "

@@ -1,5 +1,9 @@
 """End to end: the real app served by `streamlit run Home.py`, every page loaded in headless Chromium.
 
+Every page is also photographed, and the picture checked to show something (not a blank page). With
+LLM_LAB_SCREENSHOTS=<folder> the pictures are kept there as JPEG: README's screenshots are made this way
+(`LLM_LAB_SCREENSHOTS=docs/screenshots python -m pytest tests/test_browser.py`).
+
 Needs Debian's chromium (scripts/test.sh installs it when it can); skipped with the reason otherwise.
 """
 import os
@@ -50,6 +54,21 @@ def server():
         proc.wait(timeout=20)
 
 
+def check_and_keep(png: bytes, name: str, keep: str | None) -> None:
+    """The screenshot shows a page (many distinct colours, not one flat fill); kept as a small JPEG if asked."""
+    import io
+
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = picture.resize((200, 200)).getcolors(maxcolors=200 * 200)
+    assert colours is not None and len(colours) > 50, f"{name}: the screenshot looks blank"
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        picture.thumbnail((1100, 2000))
+        picture.save(os.path.join(keep, f"{name}.jpg"), "JPEG", quality=70, optimize=True)
+
+
 def test_every_page_loads_without_error(server):
     from playwright.sync_api import sync_playwright
 
@@ -74,6 +93,7 @@ def test_every_page_loads_without_error(server):
                 assert title in h1, (path, h1)
                 exceptions = page.locator('[data-testid="stException"]').all_inner_texts()
                 assert not exceptions, (path, exceptions)
+                check_and_keep(page.screenshot(), path or "home", os.environ.get("LLM_LAB_SCREENSHOTS"))
             assert not console_errors, console_errors
         finally:
             browser.close()

@@ -69,6 +69,23 @@ def test_presenter_mode_from_the_link_and_the_toggle():
     assert_ok(at, "LLM Lab")
 
 
+def test_presenter_mode_folds_explanations_and_keeps_widgets():
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=180)
+    at.query_params["present"] = "1"
+    at.run()
+    at.switch_page(PAGE_FILES["Inference"])
+    at.run()
+    assert_ok(at, "Inference")
+    intro = "Training happens once; inference happens every time"
+    folded = [e for e in at.expander if e.label == "Explanation"]
+    assert folded and any(intro in m.value for e in folded for m in e.markdown)
+    assert at.segmented_control(key="section") is not None and at.slider  # the widgets stay out in the open
+    at.session_state["present"] = False  # the sidebar toggle's state (after a switch AppTest loses the sidebar)
+    at.run()
+    assert not [e for e in at.expander if e.label == "Explanation"]
+    assert any(intro in m.value for m in at.markdown)
+
+
 def test_the_copy_link_box_carries_presenter_mode():
     at = _home(present="true")
     codes = [c.value for c in at.code]

@@ -99,6 +99,9 @@ def test_kv_cache_section():
     assert_ok(at, "Inference")
     assert metric(at, "same tokens") == "yes ✓"
     assert float(metric(at, "speedup").rstrip("×")) > 1.0
+    # the quiz now asks about that measured speedup, the measured value (as the metric shows it) among the options
+    asked = [r for r in at.radio if r.label.startswith("On this machine, how many times faster")]
+    assert len(asked) == 1 and metric(at, "speedup") in asked[0].options
     at.selectbox(key="kv_model").set_value("Llama-2-7B")
     at.segmented_control(key="kv_dtype").set_value("INT8")
     at.number_input(key="kv_context").set_value(4096)

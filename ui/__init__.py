@@ -153,16 +153,55 @@ def section_query(page: str, section: str) -> dict | None:
     return {"section": section} if page == "Inference" and section else None
 
 
+def explain(text: str) -> None:
+    """A section's explanation: markdown, folded into a closed expander in presenter mode (the teacher tells it;
+    the projector keeps the widgets and the charts)."""
+    if st.session_state.get("present"):
+        with st.expander("Explanation", icon=":material/description:"):
+            st.markdown(text)
+    else:
+        st.markdown(text)
+
+
+def record(measure: str, value: float) -> None:
+    """Keep a figure this session has measured, for the quiz's questions about it (core.content.measured_quizzes)."""
+    st.session_state.setdefault("measured", {})[measure] = value
+
+
+def _measured_questions(page: str) -> list:
+    """The page's measured questions whose figure this session has recorded, as quiz Questions; a note for the rest."""
+    from core.content.measured_quizzes import MEASURED, options
+    from core.content.quizzes import Question
+
+    recorded = st.session_state.get("measured", {})
+    asked, waiting = [], []
+    for m in MEASURED.get(page, []):
+        if m.measure not in recorded:
+            waiting.append(m.ask_after)
+            continue
+        value = recorded[m.measure]
+        opts, answer = options(value, m.fmt, m.integer, m.most)
+        # The key names the figure: a new measurement (new options) is a new question, not a stale answer.
+        key = f"quiz_{page}_{m.measure}_{opts[answer]}"
+        asked.append((key, Question(m.question + " (measured here)", opts, answer, m.why.format(value=opts[answer]),
+                                    m.section)))
+    if waiting:
+        st.caption(f"{len(waiting)} more question(s) about what this machine measures appear once you have run "
+                   "them: " + " ".join(waiting))
+    return asked
+
+
 def quiz(page: str) -> None:
-    """The page's closing questions: pick an answer, check it, read why; the score is kept for the session."""
+    """The page's closing questions: pick an answer, check it, read why; the score is kept for the session.
+    After the fixed questions come those about figures this session has measured (ui.record)."""
     from core.content.home import PAGE_FILES
     from core.content.quizzes import QUIZZES
 
     st.subheader("Check yourself")
-    questions = QUIZZES[page]
+    keyed = [(f"quiz_{page}_{i}", q) for i, q in enumerate(QUIZZES[page])] + _measured_questions(page)
     right = 0
-    for i, q in enumerate(questions):
-        choice = st.radio(q.question, q.options, index=None, key=f"quiz_{page}_{i}")
+    for key, q in keyed:
+        choice = st.radio(q.question, q.options, index=None, key=key)
         if choice is not None:
             if q.options.index(choice) == q.answer:
                 right += 1
@@ -172,6 +211,6 @@ def quiz(page: str) -> None:
             if getattr(q, "section", ""):
                 st.page_link(PAGE_FILES[page], label=f"Back to “{q.section}”", icon=":material/undo:",
                              query_params=section_query(page, q.section))
-    answered = sum(st.session_state.get(f"quiz_{page}_{i}") is not None for i in range(len(questions)))
-    st.session_state.setdefault("quiz_scores", {})[page] = (right, answered, len(questions))
-    st.metric("Your score on this page", f"{right} / {len(questions)}", help=f"{answered} answered so far")
+    answered = sum(st.session_state.get(key) is not None for key, _ in keyed)
+    st.session_state.setdefault("quiz_scores", {})[page] = (right, answered, len(keyed))
+    st.metric("Your score on this page", f"{right} / {len(keyed)}", help=f"{answered} answered so far")

@@ -161,7 +161,7 @@ def _math() -> None:
 
 def render() -> None:
     st.header("Decoding strategies")
-    st.markdown("A language model does not write text: it gives a probability to every possible next token. "
+    ui.explain("A language model does not write text: it gives a probability to every possible next token. "
                 "**How you pick from that distribution** changes the text as much as the model does. Pick a "
                 "strategy and watch each step's candidates on the real tiny LM (a small Llama trained on the King "
                 "James Bible).")

@@ -80,6 +80,7 @@ def _timing_section() -> kv.TimingCurve:
         "The longer the sequence and the bigger the model, the larger the gap.")
     if not curve.same_tokens:
         st.error("The two runs produced different tokens: this should never happen; please report it.")
+    ui.record("kv_speedup", curve.speedup)
     return curve
 
 
@@ -151,7 +152,7 @@ def _calculator_section() -> None:
 
 def render() -> None:
     st.header("KV cache")
-    st.markdown(
+    ui.explain(
         "To predict token t+1, attention needs the **keys and values of every earlier token**. Without a cache "
         "the model reruns the whole prefix at every step: n tokens cost O(n²) token-passes (projections and MLP), "
         "and attention, where each of t tokens looks at t others, O(n³) work in total. The KV cache keeps them: each "

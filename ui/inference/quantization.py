@@ -271,7 +271,7 @@ def _math() -> None:
 
 def render() -> None:
     st.header("Quantization")
-    st.markdown(
+    ui.explain(
         "A weight stored in 4 bits instead of 32 is 8× fewer bytes to store and to read for every token. The price "
         "is rounding: every weight moves to the nearest level of a coarse grid. Here the real tiny LM (Llama, "
         "3.15M parameters) is quantized by the real libraries: **bitsandbytes** (LLM.int8, NF4, FP4) and **torch** "

@@ -245,7 +245,7 @@ def _roofline(m: dict | None) -> None:
 def render() -> None:
     ui.bind_params(PARAMS)
     st.header("Serving: continuous batching and PagedAttention")
-    st.markdown(
+    ui.explain(
         "A server answers many users at once. Two decisions set its throughput and latency. **When to batch:** "
         "static batching runs a batch until its longest answer is done, while continuous batching (Orca) "
         "lets a finished request leave and a waiting one join at every model step. **How to hold the KV "

@@ -103,6 +103,7 @@ def _timing(prompt: str) -> None:
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(format="%.2f") for c in table.columns if c not in ("k", "same output")})
     best = max(results, key=lambda s: s.loop_speedup)
+    ui.record("spec_best", best.loop_speedup)
     st.caption(f"Median of {results[0].reps} interleaved runs after a warm-up, on this machine's CPU; every output "
                "checked identical to the target's own greedy output.")
     first = results[0]
@@ -137,7 +138,7 @@ def _timing(prompt: str) -> None:
 
 def render() -> None:
     st.header("Speculative decoding")
-    st.markdown(
+    ui.explain(
         "Decoding is slow because every token needs a full pass of the big model, and that pass is limited by "
         "reading the weights, not by arithmetic: checking several tokens at once costs about as much as "
         "generating one. So let a **small draft model guess k tokens** and have the **target check all of them "

@@ -87,7 +87,7 @@ def _encoder_sublayer(text: str, layer: int) -> None:
 
 def render() -> None:
     st.header("The block")
-    st.markdown(
+    ui.explain(
         "A decoder is a stack of identical blocks, each adding two updates to a **residual stream**: attention "
         "(tokens read from each other) and an MLP (each token on its own). tiny-lm's Llama block is pre-norm, "
         "with RMSNorm, rotary positions, grouped-query attention and a SwiGLU MLP. Here a prompt goes through one "

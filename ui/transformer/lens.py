@@ -25,7 +25,14 @@ def _lens(prompt: str) -> ll.LogitLens:
     return ll.logit_lens(model, tokenizer, prompt, ll.MAX_TOP_K)
 
 
+def settles_after(lens: ll.LogitLens) -> int:
+    """The first layer (0 = the embedding) whose top-1 at the last position is the model's final top-1."""
+    final = lens.top_tokens[-1][-1][0]
+    return next(layer for layer, tokens in enumerate(lens.top_tokens) if tokens[-1][0] == final)
+
+
 def _show(lens: ll.LogitLens, k: int) -> None:
+    ui.record("lens_settles", settles_after(lens))
     T = len(lens.tokens)
     shown = slice(max(0, T - GRID_TOKENS), T)
     if T > GRID_TOKENS:
@@ -60,7 +67,7 @@ def _show(lens: ll.LogitLens, k: int) -> None:
 
 def render() -> None:
     st.header("Logit lens")
-    st.markdown(
+    ui.explain(
         "The residual stream has the same width after every block, so the model's read-out (its final RMSNorm "
         "and lm_head) can be applied after any block: what would tiny-lm predict if it stopped there? "
         "This is the **logit lens**: a cheap look inside, exact at the last layer, rougher early on, where the "

@@ -77,7 +77,7 @@ def _published_table() -> pd.DataFrame:
 
 def render() -> None:
     st.header("How big is a model?")
-    st.markdown(
+    ui.explain(
         "Every number on a model card (7B parameters, 14 GB in BF16, 512 KiB of KV cache per token) follows from "
         "a handful of config fields. Pick a published model, change its architecture, and watch parameters, "
         "compute per token and memory follow. No model is loaded: it is arithmetic, checked in the tests against "

@@ -141,7 +141,7 @@ def _order_demo(prompt: str) -> None:
 
 def render() -> None:
     st.header("Positions")
-    st.markdown(
+    ui.explain(
         "softmax(QKᵀ/√D)V never looks at where a token is: shuffle the input and each token gets the same output. "
         "So every transformer adds position information: a **sinusoidal** table added to the embeddings (the "
         "original Transformer), a **learned** table (GPT-2, BERT, MiniLM), or **rotary** embeddings that turn q and "

@@ -66,7 +66,7 @@ def _widgets() -> toy.ToyConfig:
 
 def render() -> None:
     st.header("Toy attention lab")
-    st.markdown(
+    ui.explain(
         "The real models' matrices are too big to look at. Here random token vectors X go through the whole of "
         "multi-head attention with random weights, every intermediate kept: change the sizes, the mask and the "
         "scaling and follow one head from X to the output. Same seed, same numbers: the seed is in the link.")
