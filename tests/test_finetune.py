@@ -8,53 +8,9 @@ import torch
 from core.charts import fine_tuning as charts
 from core.finetuning import finetune as ft
 from core.models import MODELS_DIR
+from tests.conftest import assert_unchanged, snapshot
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One thread: these tiny runs gain little from a second, and on a busy shared machine a second
-    thread waiting for a core stalls every op (these two files: 137 s on 2 threads, 36 s on 1, load ~6)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(MODELS_DIR / "tokenizer")
-
-
-@pytest.fixture(scope="module")
-def tiny(tokenizer):
-    """A random 2-layer Llama (C=32, 4 heads, 2 KV heads, head dim 8): fast enough to train in tests."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                         tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, pad_token_id=1)
-    torch.manual_seed(0)
-    return LlamaForCausalLM(config).eval()
-
-
-@pytest.fixture(scope="module")
-def real():
-    from core.models import load_causal_lm
-
-    return load_causal_lm("tiny-lm")
-
-
-def snapshot(model) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def assert_same_weights(model, before: dict) -> None:
-    after = model.state_dict()
-    assert after.keys() == before.keys()
-    for k, v in before.items():
-        assert torch.equal(after[k], v), k
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_task_data_and_encoding(tokenizer):
@@ -118,7 +74,7 @@ def test_lora_trains_adapters_only_and_merges(tiny, tokenizer):
     before = snapshot(tiny)
     cfg = ft.FinetuneConfig(steps=4, rank=4, alpha=8, lr_lora=3e-2, batch_size=4)
     result, lora = ft.finetune(tiny, tokenizer, cfg, "lora")
-    assert_same_weights(tiny, before)  # the model we were given is untouched
+    assert_unchanged(tiny, before)  # the model we were given is untouched
     assert ft.base_weight_change(tiny, lora) == 0.0  # the frozen copy inside the adapter model too
     for name, p in lora.get_base_model().named_parameters():
         if "lora_" not in name:
@@ -141,7 +97,7 @@ def test_lora_trains_adapters_only_and_merges(tiny, tokenizer):
 def test_full_finetune_changes_weights_not_the_original(tiny, tokenizer):
     before = snapshot(tiny)
     result, trained = ft.finetune(tiny, tokenizer, ft.FinetuneConfig(steps=3, batch_size=4), "full")
-    assert_same_weights(tiny, before)
+    assert_unchanged(tiny, before)
     assert result.trainable == result.total == sum(p.numel() for p in tiny.parameters())
     assert not torch.equal(trained.model.layers[0].self_attn.q_proj.weight, tiny.model.layers[0].self_attn.q_proj.weight)
     assert result.delta_rank > 4  # a full update is not low-rank
@@ -175,7 +131,7 @@ def test_loss_decreases_on_the_task_real_model(real):
     before = snapshot(model)
     steps = []
     cmp = ft.compare(model, tokenizer, ft.FinetuneConfig(steps=8), on_step=lambda m, s, loss: steps.append((m, s)))
-    assert_same_weights(model, before)
+    assert_unchanged(model, before)
     assert steps == [(m, s) for m in ("full", "lora") for s in range(8)]
     for run in (cmp.full, cmp.lora):
         assert len(run.losses) == 8
@@ -239,7 +195,9 @@ def test_core_does_not_import_streamlit():
     import subprocess
     import sys
 
-    code = "import sys, core.finetuning.finetune, core.charts.fine_tuning; print('streamlit' in sys.modules)"
+    code = ("import sys, core.finetuning.finetune, core.finetuning.guide, core.finetuning.preference, "
+            "core.finetuning.qlora, core.charts.fine_tuning, core.charts.finetuning_depth; "
+            "print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(MODELS_DIR.parent.parent))
     assert out.stdout.strip() == "False"

@@ -15,60 +15,9 @@ from core.charts import finetuning_depth as charts
 from core.finetuning import adaption_prompt as ap
 from core.finetuning import bottleneck, guide, instruction, loop, preference, qlora
 from core.finetuning import peft_families as pf
-from core.models import MODELS_DIR
+from tests.conftest import assert_unchanged, qa_batch, snapshot
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One thread: tiny runs gain nothing from a second one on a shared, busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(MODELS_DIR / "tokenizer")
-
-
-@pytest.fixture(scope="module")
-def tiny(tokenizer):
-    """A random 2-layer Llama (C=32, 4 heads, 2 KV heads, head dim 8, I=64): GQA like tiny-lm, but fast."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                         tie_word_embeddings=True, bos_token_id=0, eos_token_id=0, pad_token_id=1)
-    torch.manual_seed(0)
-    return LlamaForCausalLM(config).eval()
-
-
-@pytest.fixture(scope="module")
-def real():
-    from core.models import load_causal_lm
-
-    return load_causal_lm("tiny-lm")
-
-
-def snapshot(model) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def assert_unchanged(model, before: dict) -> None:
-    after = model.state_dict()
-    assert after.keys() == before.keys()
-    for k, v in before.items():
-        assert torch.equal(after[k], v), k
-
-
-def batch(tokenizer, n: int = 4):
-    from core.finetuning.finetune import encode_pairs, load_task
-
-    ids, labels = encode_pairs(tokenizer, load_task()[1][:n])
-    return ids, (labels != -100).long()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ---- bottleneck adapters ---------------------------------------------------------------------------
@@ -80,7 +29,7 @@ def test_adapter_formula_hand_case():
 def test_adapter_is_identity_at_start_and_leaves_the_source_alone(tiny, tokenizer):
     before = snapshot(tiny)
     adapted = bottleneck.with_bottleneck_adapters(tiny, bottleneck=5)
-    ids, mask = batch(tokenizer)
+    ids, mask = qa_batch(tokenizer)
     with torch.no_grad():
         assert torch.equal(adapted(input_ids=ids, attention_mask=mask).logits,
                            tiny(input_ids=ids, attention_mask=mask).logits)
@@ -136,7 +85,7 @@ def perturb_adapters(model) -> None:
 def test_merged_equals_unmerged_and_leaves_no_adapter_modules(tiny, tokenizer, method):
     model = pf.build(tiny, method, pf.PeftConfig(lora_targets="all"))
     perturb_adapters(model)
-    ids, mask = batch(tokenizer)
+    ids, mask = qa_batch(tokenizer)
     with torch.no_grad():
         changed = (model(input_ids=ids, attention_mask=mask).logits - tiny(input_ids=ids, attention_mask=mask).logits)
     assert changed.abs().max() > 1e-3  # the adapters do something, so equality below means something
@@ -366,20 +315,6 @@ def test_pipeline_data_is_consistent():
 
 
 # ---- guide and charts ----------------------------------------------------------------------------
-def fake_method(method: str, trainable: int, held: float) -> pf.MethodResult:
-    return pf.MethodResult(method=method, trainable=trainable, formula=trainable, base_total=1000,
-                           losses=(3.0, 2.0), step_ms=5.0, peak_bytes=2**20, heldout_loss=held,
-                           answers=("a", "b", "c"), merge_max_diff=float("nan"), merged_extra_modules=-1,
-                           stopped_early=False)
-
-
-@pytest.fixture
-def fake_comparison():
-    return pf.PeftComparison(config=pf.PeftConfig(), base_heldout_loss=6.0, base_answers=("x", "y", "z"),
-                             results=(fake_method("full", 1000, 2.0), fake_method("lora", 10, 3.0),
-                                      fake_method("ia3", 3, 4.0)), threads=1)
-
-
 def test_guide_rows(fake_comparison):
     empty = guide.guide_rows()
     assert len(empty) == 4 and all(r.measured == "" for r in empty)

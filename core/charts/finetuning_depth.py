@@ -17,7 +17,9 @@ METRICS = {  # column -> (axis title, log scale)
     "step_ms": ("median step time (ms)", False),
     "final_loss": ("training loss after the last step", False),
     "heldout_loss": ("held-out loss (nats / token)", False),
+    "answer_loss": ("held-out loss on the answer tokens only", False),
 }
+LATENCY_MODELS = ["base", "adapted", "merged"]
 
 
 # ---- PEFT families ---------------------------------------------------------------------------------
@@ -26,8 +28,8 @@ def comparison_frame(cmp) -> pd.DataFrame:
     return pd.DataFrame([{
         "method": r.method, "trainable": r.trainable, "formula": r.formula, "share_pct": 100 * r.share,
         "peak_MB": r.peak_bytes / 2**20, "step_ms": r.step_ms, "final_loss": r.losses[-1] if r.losses else np.nan,
-        "heldout_loss": r.heldout_loss, "merge_max_diff": r.merge_max_diff,
-        **{f"answer {i + 1}": a for i, a in enumerate(r.answers)}} for r in cmp.results])
+        "heldout_loss": r.heldout_loss, "answer_loss": r.answer_loss, "merge_max_diff": r.merge_max_diff,
+        "steps": len(r.losses), **{f"answer {i + 1}": a for i, a in enumerate(r.answers)}} for r in cmp.results])
 
 
 def comparison_bars(df: pd.DataFrame, metric: str = "heldout_loss", base_value: float | None = None) -> alt.Chart:
@@ -63,6 +65,24 @@ def loss_curves(df: pd.DataFrame) -> alt.Chart:
         color=alt.Color("method:N", scale=METHOD_COLORS, sort=METHOD_ORDER, title="method"),
         tooltip=["method", "step", alt.Tooltip("loss:Q", format=".3f")],
     ).properties(height=320)
+
+
+def latency_frame(cmp) -> pd.DataFrame:
+    """PeftComparison -> rows (method, model, ms): one forward pass of the base, the adapted and the merged model."""
+    return pd.DataFrame([{"method": r.method, "model": name, "ms": ms} for r in cmp.results
+                         for name, ms in zip(LATENCY_MODELS, r.forward_ms) if np.isfinite(ms)],
+                        columns=["method", "model", "ms"])
+
+
+def latency_bars(df: pd.DataFrame) -> alt.Chart:
+    """Grouped bars per method: base, adapted and (where it merges) merged forward time."""
+    return alt.Chart(df).mark_bar().encode(
+        y=alt.Y("method:N", sort=METHOD_ORDER, title=None), yOffset=alt.YOffset("model:N", sort=LATENCY_MODELS),
+        x=alt.X("ms:Q", title="median ms of one forward pass (8 held-out rows)"),
+        color=alt.Color("model:N", sort=LATENCY_MODELS, title="model",
+                        scale=alt.Scale(domain=LATENCY_MODELS, range=["#7f7f7f", "#ff7f0e", "#2ca02c"])),
+        tooltip=["method", "model", alt.Tooltip("ms:Q", format=".2f")],
+    ).properties(height=alt.Step(12))
 
 
 # ---- instruction tuning ------------------------------------------------------------------------------
@@ -130,6 +150,26 @@ def dpo_chart(df: pd.DataFrame) -> alt.Chart:
     return alt.hconcat(panel(["chosen reward", "rejected reward", "reward margin"], "β·log π/π_ref"),
                        panel(["accuracy"], "batch preference accuracy"),
                        panel(["loss"], "DPO loss")).resolve_scale(color="independent")
+
+
+def reward_frame(result) -> pd.DataFrame:
+    """RewardResult -> rows (step, measure, value): the Bradley-Terry loss and the batch accuracy per step."""
+    series = {"Bradley-Terry loss": result.losses, "batch accuracy": result.accuracies}
+    return pd.DataFrame([{"step": i + 1, "measure": name, "value": v}
+                         for name, values in series.items() for i, v in enumerate(values)])
+
+
+def reward_curves(df: pd.DataFrame) -> alt.Chart:
+    """Two panels over steps: the loss (log 2 at chance, dashed) and the share of the batch ranked right."""
+    def panel(measure, rule):
+        line = alt.Chart(df[df.measure == measure]).mark_line(point=True).encode(
+            x=alt.X("step:Q", title="reward-model step"), y=alt.Y("value:Q", title=measure),
+            tooltip=["step", alt.Tooltip("value:Q", format=".3f")])
+        chance = alt.Chart(pd.DataFrame({"value": [rule]})).mark_rule(strokeDash=[6, 4], color="gray").encode(
+            y="value:Q")
+        return (line + chance).properties(width=300, height=200)
+
+    return alt.hconcat(panel("Bradley-Terry loss", float(np.log(2))), panel("batch accuracy", 0.5))
 
 
 def reward_margin_frame(result) -> pd.DataFrame:

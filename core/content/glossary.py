@@ -45,6 +45,11 @@ P_TRAIN = "1 · Train a BPE tokenizer, live"
 P_SPLIT = "2 · How it splits your text"
 P_VOCAB = "3 · Vocabulary size against compression"
 P_MERGES = "4 · The merges, step by step"
+P_DATA = "Data pipeline"
+P_OBJECTIVES = "MLM vs CLM"
+P_GPT = "Train a tiny GPT"
+P_SCALING = "Scaling"
+P_PARALLEL = "Parallelism"
 M_CLIP = "1 · Contrastive training makes a diagonal"
 M_ZERO = "2 · Zero-shot classification"
 M_VIT = "3 · A picture is a sentence of patches (ViT)"
@@ -57,6 +62,13 @@ R_COSINE = "The math: cosine similarity is an inner product"
 R_CHUNKS = "Trade-offs of chunk size and overlap"
 R_INDEX = "Index types at scale"
 R_LONG = "Long context: more is not always better"
+R_SCORED = "Sparse, dense and hybrid retrieval, scored"
+R_RERANK = "Reranking: a second, slower look"
+R_FAISS = "faiss indexes on real MiniLM embeddings"
+R_GROUNDED = "A grounded answer with citations"
+R_ROPE = "Stretching RoPE past the trained length"
+R_MASKS = "Sliding-window and sparse attention"
+R_NEEDLE = "A needle in a haystack"
 MATH = "The math"
 
 VASWANI = "Vaswani et al. 2017 (arXiv 1706.03762)"
@@ -134,12 +146,65 @@ GLOSSARY: tuple[Entry, ...] = (
     Entry("Unigram tokenizer", "Starts from a large vocabulary and prunes the tokens whose removal lowers the "
           "corpus likelihood least; part of the SentencePiece library.", "Pretraining", MATH,
           "Kudo 2018 (arXiv 1804.10959)", ("SentencePiece",)),
+    Entry("deduplication", "Removing repeated documents from a corpus: exact copies by a hash of the normalised "
+          "text, near copies by MinHash + LSH; repeated text is memorised and wastes compute.", "Pretraining",
+          P_DATA, "Lee et al. 2021 (arXiv 2107.06499)", ("dedup", "near-duplicate", "exact dedup")),
+    Entry("quality filter", "Rules that drop low-quality lines or documents from a crawl: too few words, too many "
+          "symbols, long runs of one character, too few real words (after C4 and Gopher).", "Pretraining", P_DATA,
+          "Rae et al. 2021 (arXiv 2112.11446)"),
+    Entry("Jaccard similarity", "|A ∩ B| / |A ∪ B| of two sets; for documents, of their sets of word k-grams "
+          "(shingles): 1 for identical texts, 0 for texts sharing no k-gram.", "Pretraining", P_DATA,
+          aliases=("Jaccard index", "shingle")),
+    Entry("MinHash", "Keep, for each of P random hash functions, the smallest hash of a document's shingles; two "
+          "documents agree on one such minimum with probability equal to their Jaccard similarity.",
+          "Pretraining", P_DATA, "Broder 1997"),
+    Entry("LSH", "Locality-sensitive hashing: cut each MinHash signature into b bands of r rows and compare only "
+          "documents that agree on a whole band, with probability 1 − (1 − s^r)^b.", "Pretraining", P_DATA,
+          "Indyk & Motwani 1998", ("locality-sensitive hashing", "banding")),
+    Entry("masked language modelling", "BERT's pretraining objective: hide about 15% of the tokens (80% [MASK], "
+          "10% random, 10% unchanged) and predict them from the context on both sides.", "Pretraining",
+          P_OBJECTIVES, "Devlin et al. 2018 (arXiv 1810.04805)", ("MLM", "masked LM")),
+    Entry("gradient accumulation", "Sum the gradients of k micro-batches, each loss divided by k, before one "
+          "optimizer step: the gradient of a k-times larger batch at the memory of one micro-batch.",
+          "Pretraining", P_GPT),
+    Entry("learning-rate schedule", "How the learning rate changes during training; the usual one warms up "
+          "linearly over the first steps, then decays along a cosine to a fraction of its peak.", "Pretraining",
+          P_GPT, "Loshchilov & Hutter 2016 (arXiv 1608.03983)", ("warm-up", "warmup", "cosine schedule")),
+    Entry("mixed precision", "Training with 16-bit matmuls (FP16 or BF16) while weights, softmax and the loss "
+          "stay in FP32; fast where the hardware multiplies 16-bit numbers natively.", "Pretraining", P_GPT,
+          "Micikevicius et al. 2017 (arXiv 1710.03740)", ("autocast", "AMP")),
+    Entry("BF16", "bfloat16: FP32's 8 exponent bits with a 7-bit mantissa, so the same range as FP32 at half the "
+          "bytes, and no loss scaling needed (FP16 has only 5 exponent bits).", "Pretraining", P_GPT,
+          "Kalamkar et al. 2019 (arXiv 1905.12322)", ("bfloat16",)),
+    Entry("6ND", "Training compute C ≈ 6·N·D FLOPs for N parameters and D tokens: 2 per parameter per token "
+          "forward, 4 backward.", "Pretraining", P_SCALING, "Kaplan et al. 2020 (arXiv 2001.08361)",
+          ("6ND rule", "training FLOPs")),
+    Entry("scaling law", "A fitted power law of loss against model size, data and compute, such as Chinchilla's "
+          "L(N, D) = E + A/N^α + B/D^β.", "Pretraining", P_SCALING, "Hoffmann et al. 2022 (arXiv 2203.15556)",
+          ("scaling laws",)),
+    Entry("compute-optimal", "The split of a compute budget between parameters and tokens that minimises the "
+          "loss; Chinchilla found about 20 tokens per parameter.", "Pretraining", P_SCALING,
+          "Hoffmann et al. 2022 (arXiv 2203.15556)", ("Chinchilla", "compute-optimal training")),
+    Entry("data parallelism", "Every device holds the whole model and takes a share of each batch; gradients are "
+          "all-reduced so every copy takes the same step (PyTorch's DDP).", "Pretraining", P_PARALLEL,
+          "Li et al. 2020 (arXiv 2006.15704)", ("DDP", "distributed data parallel")),
+    Entry("all-reduce", "A collective operation: every process contributes a tensor and every process receives "
+          "their sum (or mean).", "Pretraining", P_PARALLEL, aliases=("allreduce",)),
+    Entry("pipeline parallelism", "Layers split into stages on different devices, the batch into micro-batches "
+          "flowing through them; devices idle while the pipeline fills and drains (the bubble).", "Pretraining",
+          P_PARALLEL, "Huang et al. 2018 (arXiv 1811.06965)", ("GPipe", "pipeline bubble", "bubble")),
+    Entry("tensor parallelism", "One layer's matrices split over devices: Megatron splits the MLP's first matrix "
+          "by columns and the second by rows, with one all-reduce per block.", "Pretraining", P_PARALLEL,
+          "Shoeybi et al. 2019 (arXiv 1909.08053)", ("Megatron",)),
+    Entry("ZeRO", "Zero Redundancy Optimizer: partitions the optimizer states (stage 1), gradients (stage 2) and "
+          "weights (stage 3) over data-parallel devices instead of replicating them.", "Pretraining", P_PARALLEL,
+          "Rajbhandari et al. 2019 (arXiv 1910.02054)", ("ZeRO-1", "ZeRO-2", "ZeRO-3")),
     # ---- Fine-tuning ------------------------------------------------------------------------------
     Entry("fine-tuning", "Training a pretrained model further on task data; full fine-tuning updates every weight "
           "and needs a gradient and optimizer state for each.", "Fine-tuning", aliases=("full fine-tuning",)),
     Entry("SFT", "Supervised fine-tuning on prompt/response pairs (instruction tuning); the standard recipe masks "
           "the prompt, so the loss covers the response tokens only.", "Fine-tuning",
-          aliases=("supervised fine-tuning", "instruction tuning")),
+          "Instruction tuning: the loss on the response", aliases=("supervised fine-tuning", "instruction tuning")),
     Entry("LoRA", "Low-rank adaptation: freeze W and train ΔW = (α/r)·B·A, B (d_out × r) and A (r × d_in), "
           "r·(d_in + d_out) parameters instead of d_in·d_out.", "Fine-tuning", MATH,
           "Hu et al. 2021 (arXiv 2106.09685)", ("low-rank adaptation",)),
@@ -164,6 +229,58 @@ GLOSSARY: tuple[Entry, ...] = (
           aliases=("activations",)),
     Entry("held-out set", "Examples never trained on, used to tell whether a model generalises or memorises.",
           "Fine-tuning", "Loss", aliases=("held out",)),
+    Entry("PEFT", "Parameter-efficient fine-tuning: freeze the pretrained weights and train a small set of new or "
+          "selected parameters (LoRA, adapters, prompts, IA³), a fraction of a percent of the model.", "Fine-tuning",
+          "PEFT families on one task", aliases=("parameter-efficient fine-tuning",)),
+    Entry("DoRA", "Weight-decomposed LoRA: W' = m · (W + BA) / ‖W + BA‖ per column, training a magnitude m beside "
+          "LoRA's direction update; merges into W like LoRA.", "Fine-tuning", "PEFT families on one task",
+          "Liu et al. 2024 (arXiv 2402.09353)"),
+    Entry("IA³", "Learned vectors that rescale the keys, the values and the MLP's hidden activations: a few "
+          "thousand parameters, and a diagonal change of W that merges into it.", "Fine-tuning",
+          "PEFT families on one task", "Liu et al. 2022 (arXiv 2205.05638)", ("IA3",)),
+    Entry("prompt tuning", "Learning n virtual token embeddings placed before every input, the model frozen: "
+          "n·C parameters, paid for in context on every query.", "Fine-tuning", "PEFT families on one task",
+          "Lester et al. 2021 (arXiv 2104.08691)", ("soft prompt",)),
+    Entry("prefix tuning", "Learning n virtual keys and values for the attention of every layer, the model frozen; "
+          "every token can attend to them.", "Fine-tuning", "PEFT families on one task",
+          "Li and Liang 2021 (arXiv 2101.00190)"),
+    Entry("LLaMA-Adapter", "Learned prompt vectors that the top layers' attention reads through a gate starting "
+          "at zero, so training starts at the pretrained model.", "Fine-tuning", "PEFT families on one task",
+          "Zhang et al. 2023 (arXiv 2303.16199)", ("adaption prompt",)),
+    Entry("double quantization", "Quantizing the quantization constants: NF4's per-block scales stored in 8 bits "
+          "with one FP32 scale per 256 of them, about 4.127 bits per weight instead of 4.5.", "Fine-tuning",
+          "QLoRA: LoRA on a 4-bit base", "Dettmers et al. 2023 (arXiv 2305.14314)"),
+    Entry("chat template", "The fixed text format a chat model was tuned on (roles, separators, end-of-turn "
+          "tokens), kept with its tokenizer and applied by apply_chat_template.", "Fine-tuning",
+          "Instruction tuning: the loss on the response"),
+    Entry("loss mask", "Labels set to -100 on the tokens the loss must ignore, such as the prompt in SFT: the model "
+          "reads them but is not trained to write them.", "Fine-tuning",
+          "Instruction tuning: the loss on the response", aliases=("response mask",)),
+    Entry("reward model", "A network scoring a response to a prompt with one number, trained on human preference "
+          "pairs; RLHF optimises the policy against it.", "Fine-tuning", "Preference tuning: reward model and DPO",
+          "Ouyang et al. 2022 (arXiv 2203.02155)"),
+    Entry("Bradley-Terry model", "P(y_w preferred to y_l) = σ(r_w − r_l): only reward differences matter; its loss "
+          "−log σ(r_w − r_l) trains reward models and, with implicit rewards, DPO.", "Fine-tuning",
+          "Preference tuning: reward model and DPO", "Bradley and Terry 1952", ("Bradley-Terry loss",)),
+    Entry("RLHF", "Reinforcement learning from human feedback: SFT, then a reward model fit to preferences, then "
+          "PPO against that reward with a KL penalty to the SFT model.", "Fine-tuning",
+          "Preference tuning: reward model and DPO", "Ouyang et al. 2022 (arXiv 2203.02155)",
+          ("reinforcement learning from human feedback",)),
+    Entry("PPO", "Proximal policy optimization: a policy-gradient method whose clipped objective keeps each update "
+          "close to the previous policy; RLHF's third stage.", "Fine-tuning",
+          "Preference tuning: reward model and DPO", "Schulman et al. 2017 (arXiv 1707.06347)",
+          ("proximal policy optimization",)),
+    Entry("DPO", "Direct preference optimization: the Bradley-Terry loss on β·log π/π_ref of chosen and rejected "
+          "answers, training the policy on preference pairs without a reward model or RL.", "Fine-tuning",
+          "Preference tuning: reward model and DPO", "Rafailov et al. 2023 (arXiv 2305.18290)",
+          ("direct preference optimization",)),
+    Entry("KL penalty", "A cost on the KL divergence from the tuned policy to the reference model, keeping it close "
+          "to what it knew; β sets its weight in RLHF and DPO.", "Fine-tuning",
+          "Preference tuning: reward model and DPO", aliases=("KL divergence",)),
+    Entry("few-shot prompting", "Putting worked examples in the prompt so the model infers the task in context, "
+          "without training; it works well only in large models.", "Fine-tuning",
+          "Guide: prompting, RAG, fine-tuning or PEFT?", "Brown et al. 2020 (arXiv 2005.14165)",
+          ("in-context learning", "few-shot")),
     # ---- Inference --------------------------------------------------------------------------------
     Entry("greedy decoding", "Always take the most probable next token: deterministic, and often repetitive.",
           "Inference", "Decoding", aliases=("greedy",)),
@@ -334,7 +451,37 @@ GLOSSARY: tuple[Entry, ...] = (
     Entry("recall@k", "The fraction of the exact k nearest neighbours that an approximate search also returns.",
           "RAG & long context", R_INDEX, aliases=("recall at k",)),
     Entry("MRR", "Mean reciprocal rank: the average over questions of 1 / (rank of the first relevant result), "
-          "0 when it is not retrieved.", "RAG & long context", R_CHUNKS, aliases=("mean reciprocal rank",)),
+          "0 when it is not retrieved.", "RAG & long context", R_SCORED, aliases=("mean reciprocal rank",)),
+    Entry("RRF", "Reciprocal rank fusion: add up 1 / (c + rank) of a document over several rankings (c = 60), so "
+          "keyword and embedding search combine without comparing their scores.", "RAG & long context", R_SCORED,
+          "Cormack et al. 2009", ("reciprocal rank fusion",)),
+    Entry("hybrid search", "Retrieval that fuses a sparse ranking (BM25, exact words) with a dense one (embeddings, "
+          "meaning), usually by RRF, so each covers the other's misses.", "RAG & long context", R_SCORED,
+          aliases=("hybrid retrieval", "dense retrieval", "sparse retrieval")),
+    Entry("cross-encoder", "A model that reads the question and one passage together and outputs a relevance "
+          "score: more accurate than comparing embeddings, but one forward pass per pair, so it only re-ranks a "
+          "shortlist.", "RAG & long context", R_RERANK, "Nogueira and Cho 2019 (arXiv 1901.04085)",
+          ("reranker", "reranking", "bi-encoder")),
+    Entry("extractive answer", "An answer quoted from the retrieved passages (here the sentence most similar to "
+          "the question) instead of generated, cited by the passage it came from.", "RAG & long context",
+          R_GROUNDED, aliases=("citation", "grounded answer")),
+    Entry("position interpolation", "Extending a RoPE model's context by dividing every rotation frequency by s, "
+          "so positions up to s times the trained length reuse the angles seen in training.", "RAG & long context",
+          R_ROPE, "Chen et al. 2023 (arXiv 2306.15595)"),
+    Entry("NTK-aware scaling", "Extending RoPE by raising its base to b·s^(D/(D−2)): the fastest rotations stay, "
+          "the slowest are divided by s, smoothly in between.", "RAG & long context", R_ROPE,
+          aliases=("NTK scaling",)),
+    Entry("YaRN", "RoPE extension that keeps the fast rotations, interpolates the slow ones with a ramp in "
+          "between, and sharpens attention by (0.1·ln s + 1)².", "RAG & long context", R_ROPE,
+          "Peng et al. 2023 (arXiv 2309.00071)"),
+    Entry("sliding-window attention", "Each token attends only to the last w tokens: cost linear in the context, "
+          "and L layers still carry information L·(w − 1) tokens back.", "RAG & long context", R_MASKS,
+          "Beltagy et al. 2020 (arXiv 2004.05150)", ("sliding window", "local attention")),
+    Entry("sparse attention", "Attention over a fixed subset of key positions (local, strided, a few global "
+          "tokens) instead of all of them, to cut the T² cost.", "RAG & long context", R_MASKS,
+          "Child et al. 2019 (arXiv 1904.10509)", ("strided attention",)),
+    Entry("needle in a haystack", "A long-context test: hide one out-of-place fact at some depth of unrelated text "
+          "and ask a question only it answers.", "RAG & long context", R_NEEDLE, "Kamradt 2023"),
     Entry("context window", "The most tokens a model reads at once; attention cost grows with its square and the "
           "KV cache linearly.", "RAG & long context", R_LONG, aliases=("context length",)),
     Entry("lost in the middle", "Models use a passage best at the start or the end of a long prompt and worst in "

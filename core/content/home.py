@@ -15,10 +15,10 @@ PAGE_FILES = {
 PAGE_SUMMARIES = {
     "Transformer": "tokenization by a real WordPiece tokenizer, the attention maps of a real pretrained "
                    "encoder (every layer and head), and the next-token probabilities of a tiny Llama.",
-    "Pretraining": "train a BPE tokenizer live on the bundled corpus and see how vocabulary size trades "
-                   "against characters per token.",
-    "Fine-tuning": "full fine-tuning against LoRA on the tiny Llama: trainable parameters, step time, "
-                   "memory and loss curves side by side.",
+    "Pretraining": "train a BPE tokenizer live, clean a noisy corpus with MinHash dedup, compare tokenizers "
+                   "and objectives, train a tiny GPT from scratch, then scaling laws and parallelism.",
+    "Fine-tuning": "full fine-tuning against LoRA on the tiny Llama, every PEFT family in one table, QLoRA, "
+                   "instruction tuning with the loss masked, a reward model and DPO, measured side by side.",
     "Inference": "the KV cache on and off, and FP32 / INT8 / 4-bit quantization: size, latency and "
                  "perplexity measured live.",
     "Multimodal": "a tiny CLIP: image/caption similarity, zero-shot classification, and images cut into "
@@ -26,7 +26,9 @@ PAGE_SUMMARIES = {
     "Agents": "a ReAct loop with a safe calculator and a search tool, every Thought, Action and "
               "Observation shown.",
     "RAG & long context": "chunk documents, embed them with MiniLM, index them with faiss, and see the top "
-                          "chunks and the prompt a generator would get.",
+                          "chunks and the prompt a generator would get; BM25, dense and hybrid retrieval scored on "
+                          "labelled questions; faiss indexes on real embeddings; a cited answer; long context "
+                          "measured.",
 }
 
 PAGE_URLS = {  # st.Page url_path of each page (Home.py)
@@ -66,6 +68,11 @@ LEARNING_PATHS = {
              "how a tokenizer is learned from text",
              "Train with a vocabulary of 300, then 4,000.",
              "A bigger vocabulary packs more characters into each token: fewer tokens for the same text."),
+        Stop("Pretraining", (("p_section", "Train a tiny GPT"), ("gpt_preset", "nano")),
+             "a language model learning from scratch",
+             "Press Train and watch the loss curve and the samples at each checkpoint.",
+             "The loss starts near ln 4,096 ≈ 8.3 (a uniform guess) and falls; the samples turn from random "
+             "pieces into words, then into verse-like text."),
         Stop("Inference", (("section", "Decoding"),),
              "greedy, sampling, top-k and top-p, step by step",
              "Switch the strategy from greedy to top-p and change the seed.",
@@ -96,10 +103,24 @@ LEARNING_PATHS = {
              "when LoRA is enough, and what it costs",
              "Compare the trainable parameters of full fine-tuning and LoRA, then train both.",
              "LoRA trains a small fraction of the weights and still lowers the task loss."),
+        Stop("Fine-tuning", (("f_section", "QLoRA"),),
+             "fine-tuning a model too big for your GPU",
+             "Read the memory arithmetic for LLaMA 65B, then train LoRA and QLoRA on tiny-lm.",
+             "The 4-bit base brings 65B under one 48 GB GPU; on a CPU QLoRA is slower, since it trades time for "
+             "memory."),
+        Stop("Fine-tuning", (("f_section", "Guide"),),
+             "prompting, RAG, fine-tuning or PEFT",
+             "Move the few-shot slider, then read when each approach wins.",
+             "Examples in the prompt barely help a 3M-parameter model; knowledge belongs in retrieval, behaviour "
+             "in fine-tuning."),
         Stop("RAG & long context", (("size", 200), ("overlap", 40), ("strategy", "sentence")),
              "chunking, embeddings and vector search",
              "Change the chunk size and the strategy, then look at the recall of each faiss index.",
              "Small chunks are precise but lose context; approximate indexes trade a little recall for speed."),
+        Stop("RAG & long context", (("r_section", "Retrieval scored"), ("sc_w", 0.5)),
+             "keyword, embedding and hybrid retrieval, scored",
+             "Read recall@5 and MRR for BM25, dense and hybrid search, then move the dense weight from 0 to 1.",
+             "Hybrid search beats both alone on the labelled questions; each wins questions the other misses."),
         Stop("Agents", (("task", "injection_kb"), ("policy", "gullible")),
              "tool use and its failure modes",
              "Run the planted document with the gullible policy, then the scripted one.",
@@ -118,10 +139,30 @@ LEARNING_PATHS = {
              "tokenizer training and compression",
              "Watch the BPE merges on a sentence, then the compression curve.",
              "Characters per token rises quickly with the first merges and then flattens."),
+        Stop("Pretraining", (("p_section", "Scaling"), ("sc_budget", 23.8)),
+             "compute-optimal training: the Chinchilla law and 6ND",
+             "Move the compute budget, then add a live run of a tiny GPT to the measured sweep.",
+             "Each budget has a best model size; published models sit far from about 20 tokens per parameter "
+             "on both sides."),
+        Stop("Pretraining", (("p_section", "Parallelism"), ("zero_psi", 7.5), ("zero_nd", 64)),
+             "data, pipeline and tensor parallelism, and ZeRO",
+             "Run data parallelism on two processes, then compare ZeRO's stages.",
+             "The all-reduced gradient equals one process's full-batch gradient; ZeRO-3 cuts 120 GB per GPU to "
+             "1.9 GB."),
         Stop("Fine-tuning", (("ft_rank", 32), ("ft_alpha", 64)),
              "parameter-efficient methods measured",
              "Raise the LoRA rank and train again.",
              "Trainable parameters grow linearly with the rank; the loss gains less and less."),
+        Stop("Fine-tuning", (("f_section", "PEFT families"), ("pf_steps", 15)),
+             "every PEFT family on one task",
+             "Train all eight, then sort the chart by trainable parameters and by held-out loss.",
+             "Trainable counts span three orders of magnitude and match the hand formulas; merged LoRA and IA³ "
+             "give the same outputs as unmerged, at the base model's speed."),
+        Stop("Fine-tuning", (("f_section", "Preference tuning"), ("dpo_beta", 0.1)),
+             "reward models and DPO",
+             "Train the reward model, then run SFT and DPO with β = 0.1, then with β = 1.",
+             "DPO starts at loss log 2 with every margin 0; margins and batch preference accuracy rise within a "
+             "few steps, and the larger β keeps the policy closer to the reference (a smaller KL)."),
         Stop("Inference", (("section", "Speculative decoding"), ("spec_k", 4)),
              "a draft model proposes, the target verifies",
              "Change k and read the acceptance rate.",
@@ -134,10 +175,14 @@ LEARNING_PATHS = {
              "contrastive image/text training",
              "Compare the similarity matrix of the trained and the untrained CLIP.",
              "The trained model's diagonal stands out: each picture is closest to its own caption."),
-        Stop("RAG & long context", (("index", "hnsw"), ("hnsw_m", 16), ("ef", 16)),
-             "approximate nearest-neighbour search",
-             "Raise efSearch and watch recall against exact search.",
-             "Recall climbs towards 1.0 as efSearch grows, at the price of query time."),
+        Stop("RAG & long context", (("r_section", "Vector indexes"), ("ix_m", 8), ("ix_ef", 2)),
+             "approximate nearest-neighbour search on real embeddings",
+             "Raise HNSW's efSearch from 2 to 64 and watch its recall against exact search, then sweep the knobs.",
+             "Recall climbs towards 1.0 as efSearch grows; with a few hundred vectors flat search is as fast as any."),
+        Stop("RAG & long context", (("r_section", "Long context"), ("lc_len", 512), ("lc_factor", 4)),
+             "what a long context costs, and how RoPE models stretch to one",
+             "Measure attention's cost on both models, then tiny-lm's perplexity by position with each RoPE scaling.",
+             "Attention memory grows exactly as T²; past 128 tokens the scaled RoPEs change tiny-lm's perplexity."),
         Stop("Agents", (("task", "hostile_math"),),
              "what a tool must refuse",
              "Run the hostile expression.",

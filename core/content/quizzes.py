@@ -132,6 +132,111 @@ QUIZZES = {
                     "them raises the corpus likelihood; BPE's raw count favours frequent pairs even when their "
                     "parts are frequent on their own.",
                  "The math", ("WordPiece", "BPE", "merge")),
+        Question("MinHash with P = 100 hash functions estimates a Jaccard similarity of 0.5. Its standard error "
+                 "is about...",
+                 ("0.05", "0.005", "0.5", "0.25"),
+                 0, "Each of the P minima agrees with probability J, independently, so the estimate is a binomial "
+                    "share: SE = √(J(1 − J)/P) = √(0.25/100) = 0.05. Four times as many hash functions halve it.",
+                 "Data pipeline", ("MinHash", "Jaccard similarity")),
+        Question("LSH with b = 20 bands of r = 5 rows: two documents with Jaccard similarity 0.5 become a "
+                 "candidate pair with probability about...",
+                 ("0.47", "0.03", "0.50", "0.97"),
+                 0, "A band matches with probability s^r = 0.5⁵ = 1/32, and at least one of 20 bands with "
+                    "1 − (31/32)²⁰ ≈ 0.47. At s = 0.8 it is 0.9996, at s = 0.3 only 0.05: an S-curve whose steep "
+                    "part sits near (1/b)^(1/r) ≈ 0.55.",
+                 "Data pipeline", ("LSH", "Jaccard similarity")),
+        Question("Why deduplicate a pretraining corpus at all?",
+                 (("Repeated text gets memorised and wastes compute, and copies shared by the training and test "
+                   "sets inflate evaluation scores"),
+                  "Duplicates make the tokenizer fail", "A transformer cannot read the same sentence twice",
+                  "Only to save disk space"),
+                 0, "Lee et al. 2021 (arXiv 2107.06499) found near-duplicates throughout standard corpora; after "
+                    "removing them, models emitted memorised training text far less often, at the same or better "
+                    "perplexity, and train/test overlap that had flattered evaluations was gone.",
+                 "Data pipeline", ("deduplication",)),
+        Question("BERT selects 15% of the positions for MLM, then replaces 80% of them with [MASK], 10% with a "
+                 "random token and leaves 10% unchanged. Why not always [MASK]?",
+                 (("[MASK] never occurs when the model is fine-tuned or used, so it must not learn that only "
+                   "[MASK] positions need a good representation"),
+                  "To make training faster", "Because [MASK] would leak the answer",
+                  "Random tokens lower the loss"),
+                 0, "Devlin et al. 2018 (arXiv 1810.04805), section 3.1: the mix softens the mismatch between "
+                    "pretraining and fine-tuning; since any token may be a target in disguise, the model must "
+                    "build a good representation of every position.",
+                 "MLM vs CLM", ("masked language modelling",)),
+        Question("A window of T = 128 tokens: how many positions carry a loss under CLM, and about how many "
+                 "under MLM at 15%?",
+                 ("127 and about 19", "128 and 128", "64 and about 19", "127 and 128"),
+                 0, "CLM predicts the next token at every position but the last (T − 1 = 127); MLM only at the "
+                    "selected 15% (0.15 × 128 ≈ 19). About 6.6 times fewer learning signals per window, one "
+                    "reason ELECTRA (Clark et al. 2020 (arXiv 2003.10555)) makes every token a target.",
+                 "MLM vs CLM", ("causal language modelling", "masked language modelling")),
+        Question("A freshly initialised language model with a 4,096-token vocabulary starts training at a loss "
+                 "of about...",
+                 ("8.32 nats", "4,096 nats", "0 nats", "1 nat"),
+                 0, "At initialisation the logits are almost equal, so every token gets p ≈ 1/V and the "
+                    "cross-entropy is −ln(1/4,096) = ln 4,096 ≈ 8.32 nats (perplexity 4,096). A run that starts "
+                    "far from ln V has a bug in its initialisation or its loss.",
+                 "Train a tiny GPT", ("cross-entropy", "perplexity")),
+        Question("Training with micro-batches of B = 8 and gradient accumulation k = 4 gives, per optimizer "
+                 "step...",
+                 ("the gradient of a batch of 32, at the activation memory of a batch of 8",
+                  "four optimizer steps on batches of 8", "the gradient of a batch of 8, four times larger",
+                  "a batch of 32 at the memory of a batch of 32"),
+                 0, "Each micro-batch's loss is divided by k and backward() adds into .grad, so the sum is the mean "
+                    "gradient over all 32 windows (the page checks it); only one micro-batch's activations are "
+                    "alive at a time. The price: k passes one after the other, no speed-up.",
+                 "Train a tiny GPT", ("gradient accumulation",)),
+        Question("On a CPU with AVX2 but neither AVX512-BF16 nor AMX, BF16 autocast training of a small model "
+                 "is...",
+                 (("slower than FP32: each bf16 matmul converts its inputs to fp32 and back, outside the fast "
+                   "FP32 kernels"),
+                  "about twice as fast as FP32: half the bytes", "exactly as fast as FP32",
+                  "impossible: torch refuses to run it"),
+                 0, "Without native bf16 instructions the conversions are pure overhead (several times slower here; "
+                    "the page measures it on this server). Mixed precision pays off where the hardware multiplies "
+                    "bf16 natively: GPU tensor cores, CPUs with AVX512-BF16 or AMX.",
+                 "Train a tiny GPT", ("BF16", "mixed precision")),
+        Question("By Chinchilla's rule of about 20 tokens per parameter, a compute-optimal 1-billion-parameter "
+                 "model trains on about how many tokens, at what compute?",
+                 ("20B tokens, 1.2 × 10²⁰ FLOPs", "1B tokens, 6 × 10¹⁸ FLOPs", "300B tokens, 1.8 × 10²¹ FLOPs",
+                  "20B tokens, 2 × 10¹⁹ FLOPs"),
+                 0, "D = 20 N = 2 × 10¹⁰ tokens, and C = 6ND = 6 × 10⁹ × 2 × 10¹⁰ = 1.2 × 10²⁰ FLOPs: the 1B row "
+                    "of Hoffmann et al. 2022 (arXiv 2203.15556), Table 3 (1.21 × 10²⁰ FLOPs, 20.2B tokens).",
+                 "Scaling", ("compute-optimal", "6ND")),
+        Question("Gopher (280B parameters, 300B tokens) and Chinchilla (70B, 1.4T tokens) used about the same "
+                 "compute. Why did Chinchilla win?",
+                 (("Gopher was undertrained: at that budget a 4× smaller model trained on 4.7× the tokens reaches "
+                   "a lower loss"),
+                  "Chinchilla used a better tokenizer", "Chinchilla had more parameters",
+                  "Gopher's data was not deduplicated"),
+                 0, "In L(N, D) = E + A/N^α + B/D^β, Gopher's ~1 token per parameter left the data term large; "
+                    "about 20 tokens per parameter balances the two. Chinchilla beat Gopher on most benchmarks "
+                    "and is 4× cheaper to run.",
+                 "Scaling", ("scaling law", "compute-optimal")),
+        Question("GPipe with p = 4 pipeline stages and m = 4 micro-batches: what share of the time does each "
+                 "device idle?",
+                 ("3/7 ≈ 43%", "1/4 = 25%", "3/4 = 75%", "0%"),
+                 0, "The bubble is (p − 1)/(m + p − 1) = 3/7: the pipeline fills and drains once per batch. With "
+                    "m = 16 micro-batches it falls to 3/19 ≈ 16% (Huang et al. 2018 (arXiv 1811.06965)).",
+                 "Parallelism", ("pipeline parallelism",)),
+        Question("A 7.5B-parameter model trained with mixed-precision Adam on 64 GPUs: memory per GPU for "
+                 "weights, gradients and optimizer states, plain data parallelism against ZeRO stage 3?",
+                 ("120 GB against 1.9 GB", "120 GB against 31.4 GB", "16 GB against 0.25 GB",
+                  "60 GB against 30 GB"),
+                 0, "(2 + 2 + 12) bytes × 7.5B = 120 GB on every GPU; stage 3 partitions weights, gradients and "
+                    "optimizer states over the 64 GPUs: 120/64 ≈ 1.9 GB (Rajbhandari et al. 2019 "
+                    "(arXiv 1910.02054), Figure 1). Stage 1 alone gives 31.4 GB.",
+                 "Parallelism", ("ZeRO",)),
+        Question("Two data-parallel processes each compute the gradient of half of every batch and all-reduce "
+                 "(average) them. Each process then holds...",
+                 ("the full batch's gradient, up to float rounding, so their weights stay identical",
+                  "half of the full batch's gradient", "its own gradient, so the weights drift apart",
+                  "the gradient of whichever process finished last"),
+                 0, "With equal halves, the mean of the two half-batch means is the full-batch mean; every copy "
+                    "then takes the same optimizer step. The page runs it for real over gloo and compares with "
+                    "one process on the whole batch.",
+                 "Parallelism", ("data parallelism", "all-reduce")),
     ],
     "Fine-tuning": [
         Question("LoRA with rank r = 8 on a 4,096 × 4,096 weight matrix trains how many parameters for it?",
@@ -169,10 +274,10 @@ QUIZZES = {
         Question("In standard supervised fine-tuning on prompt/response pairs, which tokens does the loss cover?",
                  ("Only the response tokens: the prompt's labels are masked out",
                   "Every token, prompt included", "Only the prompt tokens", "Only the last token"),
-                 0, "Masking the prompt teaches the model to answer rather than to write prompts. This page's "
-                    "demo is a simplification: its loss covers every token, so the tiny LM also learns the "
-                    "'Question:' template.",
-                 "Loss", ("SFT",)),
+                 0, "Masking the prompt teaches the model to answer rather than to write prompts. The first "
+                    "section's demo is a simplification (its loss covers every token, so the tiny LM also learns the "
+                    "'Question:' template); the Instruction tuning section trains both ways and measures the mask.",
+                 "Instruction tuning: the loss on the response", ("SFT", "loss mask")),
         Question("Why does LoRA scale BA by α/r?",
                  (("So the update's size stays roughly the same when r changes, and the learning rate need not "
                   "be retuned"),
@@ -186,6 +291,84 @@ QUIZZES = {
                  0, "65 × 10⁹ weights × 0.5 byte ≈ 32.5 GB; the adapters and their optimizer state are tiny, and "
                     "paged optimizers absorb the peaks (Dettmers et al. 2023 (arXiv 2305.14314)).",
                  "The math", ("QLoRA", "NF4", "adapter")),
+        Question("Which of these methods can be merged into the frozen weights after training, so that inference "
+                 "costs exactly what the base model costs?",
+                 ("LoRA and IA³: both are linear in W (W + BA, or a diagonal rescaling of W)",
+                  "Bottleneck adapters", "Prompt tuning", "Prefix tuning"),
+                 0, "A merged LoRA or IA³ model is a plain Llama again; the page times base, unmerged and merged "
+                    "forward passes. An adapter keeps a nonlinearity between its two matrices, and prompt and "
+                    "prefix tuning add virtual tokens or keys and values to every sequence.",
+                 "PEFT families on one task", ("LoRA merge", "IA³", "adapter", "prompt tuning", "prefix tuning")),
+        Question("IA³ on tiny-lm (6 layers; k_proj and v_proj each output 64 values, grouped-query attention; the MLP "
+                 "is 512 wide) learns one scale per key, value and MLP hidden unit. How many parameters is that?",
+                 ("3,840", "1,152", "30,720", "6,912"),
+                 0, "6 · (64 + 64 + 512) = 3,840: 0.12% of tiny-lm's 3.15M, ten times fewer than LoRA r = 8 on q "
+                    "and v (Liu et al. 2022 (arXiv 2205.05638)).",
+                 "PEFT families on one task", ("IA³", "PEFT")),
+        Question("peft's LLaMA-Adapter gave a NaN loss from step 2 on an FP16 copy of tiny-lm. What causes it?",
+                 (("The zero-initialised gate gives the prompt a zero gradient, and Adam's ε = 1e-8 is 0 in FP16: "
+                   "its first update is 0 / 0"),
+                  "Grouped-query attention gives the prompt keys the wrong shape",
+                  "The learning rate is too high for FP16", "RoPE is applied to the prompt keys"),
+                 0, "peft handles grouped-query attention correctly (the page recomputes the adapter's output "
+                    "independently). In FP32 the same first update is 0 / 1e-8 = 0 and training proceeds; peft "
+                    "creates the prompt and gate in the base layer's dtype, so an FP16 base gives FP16 parameters.",
+                 "PEFT families on one task", ("LLaMA-Adapter", "Adam")),
+        Question("NF4 in blocks of 64 with double quantization (8-bit block scales, one FP32 scale per 256 of them) "
+                 "stores a weight in how many bits?",
+                 ("≈ 4.127", "4.5", "4.0", "8.0"),
+                 0, "4 bits of code + 8/64 for the block scale + 32/(64 · 256) for the scale of the scales ≈ 4.127; "
+                    "without double quantization the FP32 block scale costs 32/64 = 0.5 bit, 4.5 in all "
+                    "(Dettmers et al. 2023 (arXiv 2305.14314)).",
+                 "QLoRA: LoRA on a 4-bit base", ("double quantization", "NF4", "QLoRA")),
+        Question("On this page's CPU, a QLoRA step is slower than a LoRA step on the same model. Why use QLoRA at all?",
+                 (("It trades time for memory: each pass dequantizes the 4-bit blocks just in time, and the 4-bit base "
+                   "is what lets a 65B model fit one GPU"),
+                  "It trains fewer parameters than LoRA", "It makes the trained model 4-bit at inference only",
+                  "It is faster on GPUs because 4-bit matrix products need no dequantization"),
+                 0, "The trainable parameters are the same LoRA matrices. What shrinks is the frozen base, to about "
+                    "a quarter of 16 bits; the compute still happens in 16 or 32 bits after dequantizing.",
+                 "QLoRA: LoRA on a 4-bit base", ("QLoRA", "NF4")),
+        Question("In SFT with the loss masked to the response, why does the end-of-text token after the answer "
+                 "still carry loss?",
+                 ("So the model learns to stop after answering", "Because the mask cannot cover special tokens",
+                  "To teach the chat template", "It does not: special tokens never carry loss"),
+                 0, "Stopping is part of the answer: without a target at the end-of-text position a tuned model "
+                    "answers and then keeps writing. The page highlights it among the tokens that carry loss.",
+                 "Instruction tuning: the loss on the response", ("SFT", "loss mask", "chat template")),
+        Question("A Bradley-Terry reward model scores r(x, y_w) = 2 and r(x, y_l) = 0. What probability does it give "
+                 "that people prefer y_w?",
+                 ("σ(2) ≈ 0.88", "2 / (2 + 0) = 1", "0.5", "e² ≈ 7.4"),
+                 0, "P(y_w ≻ y_l) = σ(r_w − r_l) = 1 / (1 + e⁻²) ≈ 0.88; only the difference of rewards matters, "
+                    "and its loss −log σ(2) ≈ 0.13.",
+                 "Preference tuning: reward model and DPO", ("reward model", "Bradley-Terry model")),
+        Question("At DPO's first step the policy equals the reference model. What is the DPO loss of every pair then?",
+                 ("log 2 ≈ 0.693", "0", "β", "It is undefined"),
+                 0, "Every log-ratio log π/π_ref is 0, so every implicit reward and margin is 0 and −log σ(0) = log 2; "
+                    "the page's curves start there (Rafailov et al. 2023 (arXiv 2305.18290)).",
+                 "Preference tuning: reward model and DPO", ("DPO",)),
+        Question("What does DPO remove from the RLHF pipeline of SFT, reward model and PPO?",
+                 (("The separate reward model and the PPO sampling loop: the policy's log-ratio to the reference "
+                   "is the reward"),
+                  "The SFT stage", "The preference data", "The reference model"),
+                 0, "The KL-penalised objective RLHF optimises has a closed-form optimum, so r = β log π/π_ref + "
+                    "β log Z(x); in the Bradley-Terry loss Z(x) cancels and one supervised loss on the pairs is left. "
+                    "The SFT model stays, as the start and as π_ref.",
+                 "Preference tuning: reward model and DPO", ("DPO", "RLHF", "PPO", "KL penalty")),
+        Question("In DPO, what does a smaller β do?",
+                 ("Lets the policy move further from the reference: a weaker KL leash",
+                  "Keeps the policy closer to the reference", "Lowers the learning rate", "Shortens the answers"),
+                 0, "β is the weight of the KL penalty in the objective DPO solves; the implicit reward β log π/π_ref "
+                    "needs larger log-ratios to reach the same margin when β is small.",
+                 "Preference tuning: reward model and DPO", ("DPO", "KL penalty")),
+        Question("A support assistant must answer from a product manual that changes every week. What should you "
+                 "try first?",
+                 ("Retrieval (RAG) over the manual, with a prompt that asks for cited answers",
+                  "Full fine-tuning on the manual every week", "LoRA on the manual", "A longer system prompt only"),
+                 0, "Knowledge that changes belongs in the context, retrieved per query: no retraining, and answers "
+                    "can cite their passage. Fine-tuning teaches behaviour and format; a few-shot prompt cannot hold "
+                    "a whole manual.",
+                 "Guide: prompting, RAG, fine-tuning or PEFT?", ("RAG", "few-shot prompting", "PEFT")),
     ],
     "Inference": [
         Question("Per token, the KV cache of Llama-2-7B (32 layers, 32 KV heads, head dim 128, FP16) holds...",
@@ -462,5 +645,69 @@ QUIZZES = {
                  0, "A short prompt with the right passages is cheaper, faster and often more accurate than a long "
                     "one with marginal ones.",
                  "Long context: more is not always better", ("context window", "RAG", "lost in the middle")),
+        Question("Reciprocal rank fusion with c = 60 and equal weights: a chunk ranked 1st by BM25 and 3rd by dense "
+                 "search scores...",
+                 ("1/61 + 1/63 ≈ 0.0323", "1/1 + 1/3 ≈ 1.33", "(1 + 3) / 2 = 2", "1/64 ≈ 0.0156"),
+                 0, "RRF(d) = Σ 1/(c + rank): 1/61 + 1/63. The constant c damps the gap between rank 1 and rank 2, "
+                    "so one method's lucky top hit cannot outvote the other (Cormack, Clarke and Büttcher 2009).",
+                 "Sparse, dense and hybrid retrieval, scored", ("RRF", "hybrid search")),
+        Question("Why does hybrid search fuse the ranks of BM25 and dense search instead of adding their scores?",
+                 (("BM25 scores (0 to ~20, growing with rare words) and cosines (−1 to 1) live on different scales, "
+                   "so a sum is dominated by whichever is larger; ranks are comparable"),
+                  "Adding scores is too slow for a search engine", "faiss cannot return scores",
+                  "Ranks carry more information than scores"),
+                 0, "Score fusion needs a normalisation that is fragile across queries; reciprocal rank fusion needs "
+                    "none, and a weight on each method's term is the only knob.",
+                 "Sparse, dense and hybrid retrieval, scored", ("RRF", "BM25", "hybrid search")),
+        Question("Why is a cross-encoder used to re-rank a shortlist rather than to search the whole collection?",
+                 (("It reads the question and a chunk together, one forward pass per pair at query time, so it "
+                   "cannot use vectors computed ahead of time"),
+                  "It cannot score more than 20 chunks by design", "It needs a GPU to run at all",
+                  "Its scores are less accurate than cosine similarity"),
+                 0, "A bi-encoder embeds every chunk once and searches with one matrix product; a cross-encoder is "
+                    "more accurate (Nogueira and Cho 2019 (arXiv 1901.04085)) but pays a model call per candidate, so "
+                    "it only reorders the first stage's top 20-100.",
+                 "Reranking: a second, slower look", ("cross-encoder",)),
+        Question("Product quantization with m = 48 sub-vectors of 8 bits on 384-d float32 vectors: besides 48 bytes "
+                 "per vector, the index stores codebooks of...",
+                 ("393,216 bytes (256 centroids × 384 floats × 4 bytes), whatever the number of vectors",
+                  "48 bytes in all", "1,536 bytes per vector", "nothing: PQ needs no codebook"),
+                 0, "Each of the 48 sub-quantizers keeps 256 centroids of 8 dimensions: 256 × 384 floats. With a few "
+                    "hundred vectors this fixed cost makes a PQ index larger than a flat one; at a million vectors it "
+                    "is negligible next to the 48 MB of codes.",
+                 "faiss indexes on real MiniLM embeddings", ("PQ",)),
+        Question("A model trained on 128-token windows uses position interpolation with s = 4. Position 400 is then "
+                 "turned by RoPE exactly as, before, position...",
+                 ("100", "400", "1600", "128"),
+                 0, "PI divides every frequency by s: angle = 400·θ/4 = 100·θ. Every position up to 512 lands on "
+                    "angles seen in training, and neighbours sit 4 times closer (Chen et al. 2023 (arXiv 2306.15595)).",
+                 "Stretching RoPE past the trained length", ("position interpolation", "RoPE")),
+        Question("NTK-aware scaling by a factor s replaces RoPE's base b with b·s^(D/(D−2)). What does that do to "
+                 "the fastest and the slowest rotating pairs?",
+                 ("The fastest is unchanged, the slowest is divided by exactly s",
+                  "Both are divided by s", "Both are unchanged", "The fastest is divided by s, the slowest unchanged"),
+                 0, "θ_i = b^(−2i/D): pair 0 is b⁰ = 1 for any base, and the last pair, i = D/2 − 1, gets "
+                    "s^(−(D−2)/D · D/(D−2)) = 1/s. High frequencies extrapolate, low ones interpolate.",
+                 "Stretching RoPE past the trained length", ("NTK-aware scaling", "RoPE")),
+        Question("YaRN multiplies RoPE's cos and sin by 0.1·ln s + 1. For a scale factor s = 16 that is about...",
+                 ("1.28", "1.6", "2.6", "0.72"),
+                 0, "0.1 × ln 16 + 1 = 0.1 × 2.77 + 1 ≈ 1.28; q and k are both scaled, so the logits grow by about "
+                    "1.28², sharpening attention that longer contexts would otherwise spread thin (Peng et al. 2023 "
+                    "(arXiv 2309.00071)).",
+                 "Stretching RoPE past the trained length", ("YaRN",)),
+        Question("Causal sliding-window attention with a window of w tokens over a context of T tokens scores "
+                 "about how many (query, key) pairs per head and layer?",
+                 ("T·w: linear in T", "T²/2, as full causal attention", "w²", "T·log T"),
+                 0, "Each query sees at most w keys. Stacking L layers still lets information travel L·(w − 1) tokens "
+                    "back (Longformer, Beltagy et al. 2020 (arXiv 2004.05150); Mistral 7B uses w = 4,096).",
+                 "Sliding-window and sparse attention", ("sliding-window attention", "context window")),
+        Question("A retriever scores every chunk on its own. Hiding the needle at 50 % depth instead of 0 % changes "
+                 "the rank of the needle's chunk...",
+                 ("not at all, apart from its neighbours changing", "to the middle of the ranking",
+                  "by half the number of chunks", "only for dense search"),
+                 0, "Position only matters to a model reading the whole context in order: that is where Liu et al. "
+                    "2023 (arXiv 2307.03172) measured the U-shaped curve. Retrieval then puts the needle's chunk in a "
+                    "short prompt.",
+                 "A needle in a haystack", ("needle in a haystack", "lost in the middle")),
     ],
 }

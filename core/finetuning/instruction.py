@@ -16,12 +16,12 @@ Shapes: N examples, B batch, T tokens.
 """
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from core.finetuning.loop import decode_answer, greedy_ids, sample_batch, train_bounded
+from core.finetuning.loop import MAX_SECONDS, deadline_after, decode_answer, greedy_ids, sample_batch, train_bounded
 from core.pretraining.data import ASSETS
 
 INSTRUCTIONS_PATH = ASSETS / "finetune" / "instructions.jsonl"
@@ -36,6 +36,7 @@ CHAT_TEMPLATE = (
 )
 MAX_BATCH, MAX_NEW_TOKENS = 16, 16
 MAX_MASK_CHARS = 300  # token_mask takes text from a widget: instruction and response are cut to this
+TRAIN_SHARE = 0.7  # of compare_masking's seconds, split between its two runs' training; the rest measures
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class SFTRun:
     task_exact_match: tuple  # ((task, share), ...) sorted by task
     answers: tuple  # ((instruction, expected, got), ...) on held-out instructions
     stopped_early: bool
+    timed_out: bool = False  # training reached its deadline
 
 
 @dataclass(frozen=True)
@@ -127,17 +129,22 @@ def encode_example(chat_tok, instruction: str, response: str, mask_prompt: bool)
     return ids, labels
 
 
-def encode(chat_tok, rows, mask_prompt: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Instructions -> (input_ids, labels, attention_mask), each (N, T), right-padded (padding: label -100)."""
-    pairs = [encode_example(chat_tok, r.instruction, r.response, mask_prompt) for r in rows]
+def pad_examples(pairs, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[(ids, labels), ...] -> (input_ids, labels, attention_mask), each (N, T), right-padded (padding: label -100)."""
     T = max(len(ids) for ids, _ in pairs)
-    input_ids = torch.full((len(pairs), T), chat_tok.pad_token_id, dtype=torch.long)  # (N, T)
+    input_ids = torch.full((len(pairs), T), pad_id, dtype=torch.long)  # (N, T)
     labels = torch.full((len(pairs), T), -100, dtype=torch.long)  # (N, T)
     attention_mask = torch.zeros((len(pairs), T), dtype=torch.long)  # (N, T)
     for i, (ids, lab) in enumerate(pairs):
         input_ids[i, : len(ids)], labels[i, : len(ids)], attention_mask[i, : len(ids)] = (
             torch.tensor(ids), torch.tensor(lab), 1)
     return input_ids, labels, attention_mask
+
+
+def encode(chat_tok, rows, mask_prompt: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Instructions -> (input_ids, labels, attention_mask), each (N, T), right-padded (padding: label -100)."""
+    pairs = [encode_example(chat_tok, r.instruction, r.response, mask_prompt) for r in rows]
+    return pad_examples(pairs, chat_tok.pad_token_id)
 
 
 def token_mask(chat_tok, instruction: str, response: str, mask_prompt: bool) -> TokenMask:
@@ -177,7 +184,7 @@ def answer(model, chat_tok, instruction: str, max_new_tokens: int = 12) -> str:
 
 
 def evaluate(model, chat_tok, rows, mask_prompt: bool, losses=(), step_ms=float("nan"), stopped=False,
-             max_new_tokens: int = 12) -> SFTRun:
+             max_new_tokens: int = 12, timed_out: bool = False) -> SFTRun:
     """Measure `model` on held-out `rows`: losses, greedy answers, exact match overall and per task."""
     response_loss, prompt_loss = heldout_losses(model, chat_tok, rows)
     got = [answer(model, chat_tok, r.instruction, max_new_tokens) for r in rows]
@@ -187,12 +194,16 @@ def evaluate(model, chat_tok, rows, mask_prompt: bool, losses=(), step_ms=float(
     return SFTRun(mask_prompt=mask_prompt, losses=tuple(losses), step_ms=step_ms,
                   heldout_response_loss=response_loss, heldout_prompt_loss=prompt_loss,
                   exact_match=float(np.mean(hits)), task_exact_match=per_task,
-                  answers=tuple((r.instruction, r.response, g) for r, g in zip(rows, got)), stopped_early=stopped)
+                  answers=tuple((r.instruction, r.response, g) for r, g in zip(rows, got)), stopped_early=stopped,
+                  timed_out=timed_out)
 
 
 # ---- training ------------------------------------------------------------------------------------
-def sft(model, tokenizer, cfg: SFTConfig = SFTConfig(), mask_prompt: bool = True, on_progress=None):
-    """Full fine-tuning of a copy of `model` on the training instructions; returns (SFTRun, trained copy)."""
+def sft(model, tokenizer, cfg: SFTConfig = SFTConfig(), mask_prompt: bool = True, on_progress=None,
+        deadline: float | None = None):
+    """Full fine-tuning of a copy of `model` on the training instructions; returns (SFTRun, trained copy).
+
+    Training ends at `deadline` (time.perf_counter()) if it comes first; the evaluation always runs."""
     chat_tok = chat_tokenizer(tokenizer)
     train, heldout = load_instructions()
     input_ids, labels, attention_mask = encode(chat_tok, train, mask_prompt)
@@ -206,14 +217,18 @@ def sft(model, tokenizer, cfg: SFTConfig = SFTConfig(), mask_prompt: bool = True
         return trained(input_ids=ids, attention_mask=mask, labels=lab).loss
 
     trace = train_bounded(trained, batch_loss, cfg.steps, cfg.lr, cfg.seed, on_progress,
-                          label="masked" if mask_prompt else "all tokens")
+                          label="masked" if mask_prompt else "all tokens", deadline=deadline)
     run = evaluate(trained, chat_tok, heldout, mask_prompt, trace.losses, trace.step_ms, trace.stopped_early,
-                   cfg.max_new_tokens)
+                   cfg.max_new_tokens, trace.timed_out)
     return run, trained
 
 
-def compare_masking(model, tokenizer, cfg: SFTConfig = SFTConfig(), on_progress=None) -> MaskComparison:
-    """The base model, then SFT with the prompt masked, then SFT on every token: same seed, data, steps."""
+def compare_masking(model, tokenizer, cfg: SFTConfig = SFTConfig(), on_progress=None,
+                    max_seconds: float | None = MAX_SECONDS) -> MaskComparison:
+    """The base model, then SFT with the prompt masked, then SFT on every token: same seed, data, steps.
+
+    Each run trains for at most TRAIN_SHARE · max_seconds / 2 seconds (None: no limit); if the first is
+    cut short, the second makes as many steps, so the two stay comparable."""
     chat_tok = chat_tokenizer(tokenizer)
     train, heldout = load_instructions()
     base = evaluate(model, chat_tok, heldout, True, max_new_tokens=cfg.max_new_tokens)
@@ -221,8 +236,10 @@ def compare_masking(model, tokenizer, cfg: SFTConfig = SFTConfig(), on_progress=
     def half(offset):
         return None if on_progress is None else (lambda f, m: on_progress(offset + f / 2, m))
 
-    masked, _ = sft(model, tokenizer, cfg, True, half(0.0))
-    unmasked, _ = sft(model, tokenizer, cfg, False, half(0.5))
+    share = None if max_seconds is None else TRAIN_SHARE * max_seconds / 2
+    masked, _ = sft(model, tokenizer, cfg, True, half(0.0), deadline_after(share))
+    unmasked, _ = sft(model, tokenizer, replace(cfg, steps=len(masked.losses)), False, half(0.5),
+                      deadline_after(share))
     example = train[0]
     return MaskComparison(config=cfg, base=base, masked=masked, unmasked=unmasked,
                           example_masked=token_mask(chat_tok, example.instruction, example.response, True),

@@ -1,9 +1,11 @@
 """The bounded training loop and the greedy decoder that every depth module of fine-tuning shares.
 
 A page calls training from a button, on a 2-core server shared by a classroom, so every run here is
-bounded twice: by its step count (clipped to MAX_STEPS whatever the caller asks) and by the caller,
-through `on_progress(fraction, message) -> bool`, which sees each step and stops the run by
-returning False. Everything is seeded: the same settings give the same losses.
+bounded three times: by its step count (clipped to MAX_STEPS whatever the caller asks), by a wall-clock
+deadline (a run that reaches it keeps the steps it made and says `timed_out`; one button's work fits
+in MAX_SECONDS), and by the caller, through `on_progress(fraction, message) -> bool`, which sees each
+step and stops the run by returning False. Everything is seeded: the same settings give the same
+losses (a run cut by its deadline has fewer of them).
 
 Decoding is greedy and recomputes the whole sequence at every step, without a KV cache. It is
 slower than `generate`, but for the 3M-parameter tiny LM and a few dozen tokens that costs
@@ -22,6 +24,7 @@ import torch
 from core.finetuning.finetune import profile_allocations, tensor_bytes
 
 MAX_STEPS = 60  # hard cap for one run: ~10 s on 2 cores for the tiny LM at batch 16
+MAX_SECONDS = 60.0  # one button's work (a comparison of several runs included), wall clock
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class TrainTrace:
     step_ms: float  # median wall time of a step (the profiled first step excluded); nan if only one
     peak_bytes: int  # trainable model's weights + the highest allocation torch.profiler saw in step 1
     stopped_early: bool  # on_progress returned False (the caller asked to stop)
+    timed_out: bool = False  # the deadline passed before the last step: the run kept the steps it made
 
 
 def sample_batch(input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor, batch_size: int,
@@ -40,12 +44,19 @@ def sample_batch(input_ids: torch.Tensor, labels: torch.Tensor, attention_mask: 
     return input_ids[idx, :longest], labels[idx, :longest], attention_mask[idx, :longest]
 
 
+def deadline_after(seconds: float | None) -> float | None:
+    """A deadline on time.perf_counter()'s clock, `seconds` from now: deadline_after(None) -> None (no limit)."""
+    return None if seconds is None else time.perf_counter() + max(0.0, seconds)
+
+
 def train_bounded(model, batch_loss, steps: int, lr: float, seed: int, on_progress=None, label: str = "",
-                  weight_decay: float = 0.0) -> TrainTrace:
+                  weight_decay: float = 0.0, deadline: float | None = None) -> TrainTrace:
     """AdamW on `model`'s trainable parameters for min(steps, MAX_STEPS) steps; the model ends in eval mode.
 
     batch_loss(generator) -> scalar loss tensor: draws its own batch from the seeded generator.
     on_progress(fraction, message) -> bool: called after each step; False stops the run.
+    deadline: a time.perf_counter() value (deadline_after); past it the run ends after the current step,
+    having made at least two (step 1 is profiled, so the step time is the median of steps 2…N).
     Step 1 runs under the memory profiler (core.finetuning.finetune.profile_allocations).
     """
     steps = max(1, min(int(steps), MAX_STEPS))
@@ -63,7 +74,7 @@ def train_bounded(model, batch_loss, steps: int, lr: float, seed: int, on_progre
         return loss.item()
 
     model.train()
-    losses, times, peak, stopped = [], [], 0, False
+    losses, times, peak, stopped, timed_out = [], [], 0, False, False
     try:
         for step in range(steps):
             if step == 0:
@@ -78,10 +89,13 @@ def train_bounded(model, batch_loss, steps: int, lr: float, seed: int, on_progre
                                                        f"{label} step {step + 1}/{steps}: loss {loss:.3f}") is False:
                 stopped = True
                 break
+            if deadline is not None and step >= 1 and step + 1 < steps and time.perf_counter() > deadline:
+                timed_out = True
+                break
     finally:
         model.eval()
     return TrainTrace(losses=tuple(losses), step_ms=float(np.median(times)) if times else float("nan"),
-                      peak_bytes=int(peak), stopped_early=stopped)
+                      peak_bytes=int(peak), stopped_early=stopped, timed_out=timed_out)
 
 
 @torch.no_grad()

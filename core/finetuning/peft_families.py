@@ -17,10 +17,14 @@ LoRA r·(C_in + C_out) per adapted matrix; DoRA that + C_out (the magnitude m); 
 2·C·m + C + m per adapter, 2 per layer; prompt n·C; prefix n·L·2·H_kv·D; IA³ L·(2·H_kv·D + I);
 LLaMA-Adapter per adapted layer A·C + 1 (prompt and gate).
 LoRA, DoRA and IA³ are linear in the frozen weight, so they merge into it (`merge_and_unload`)
-and inference costs nothing extra; adapters keep a nonlinearity, prompts and prefixes keep
-occupying context. Every run works on a deep copy; the caller's model is never touched.
+and inference costs nothing extra (`forward_ms` times it for them: base, adapted, merged); adapters
+keep a nonlinearity, prompts and prefixes keep occupying context. Every run works on a deep copy; the
+caller's model is never touched. A comparison fits MAX_SECONDS: each method trains for its share of
+it, and a method that would not finish in the time left (judged by the one before) is not started
+(`PeftComparison.notes` says so).
 """
 import copy
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,7 +32,15 @@ import torch
 
 from core.finetuning import finetune as ft
 from core.finetuning.bottleneck import adapter_parameter_count, with_bottleneck_adapters
-from core.finetuning.loop import MAX_STEPS, decode_answer, greedy_ids, sample_batch, train_bounded
+from core.finetuning.loop import (
+    MAX_SECONDS,
+    MAX_STEPS,
+    deadline_after,
+    decode_answer,
+    greedy_ids,
+    sample_batch,
+    train_bounded,
+)
 
 METHODS = ("full", "lora", "dora", "adapter", "prompt", "prefix", "ia3", "llama_adapter")
 MERGEABLE = ("lora", "dora", "ia3")
@@ -47,6 +59,8 @@ QUESTIONS = ("Who built the ark?",  # a training pair ...
              "Who was the oldest man?", "Which sea did Moses part?")  # ... and two held-out ones
 MAX_BATCH, MAX_RANK, MAX_BOTTLENECK, MAX_VIRTUAL = 16, 64, 128, 32
 MAX_TOTAL_STEPS = 240  # one comparison, all methods together: 8 methods × 30 steps
+TRAIN_SHARE = 0.6  # of a comparison's seconds, split evenly between the methods' training; the rest measures
+LATENCY_REPS = 6  # forward passes per model when timing base, adapted and merged models
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,9 @@ class MethodResult:
     merge_max_diff: float  # max |logits(merged) - logits(unmerged)|; nan where the method cannot merge
     merged_extra_modules: int  # adapter modules left after merge_and_unload (0 expected); -1 if not mergeable
     stopped_early: bool
+    answer_loss: float = float("nan")  # mean loss on the held-out answers' tokens only (answer_loss)
+    forward_ms: tuple = ()  # mergeable methods: median ms of a held-out forward pass (base, adapted, merged)
+    timed_out: bool = False  # training reached its share of the comparison's seconds
 
     @property
     def share(self) -> float:
@@ -104,6 +121,8 @@ class PeftComparison:
     base_answers: tuple
     results: tuple  # MethodResult per method, in the order run
     threads: int
+    base_answer_loss: float = float("nan")  # the base model's answer_loss, zero-shot
+    notes: tuple = ()  # what the time budget cut, in words
 
 
 # ---- building each method -------------------------------------------------------------------
@@ -133,7 +152,13 @@ def formula_count(config, method: str, cfg: PeftConfig) -> int:
 
 def build(model, method: str, cfg: PeftConfig):
     """A trainable deep copy of `model` for `method`; `model` is untouched."""
-    from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig, get_peft_model
+    from peft import (
+        IA3Config,
+        LoraConfig,
+        PrefixTuningConfig,
+        PromptTuningConfig,
+        get_peft_model,
+    )
 
     from core.finetuning.adaption_prompt import with_adaption_prompt
 
@@ -184,6 +209,56 @@ def merge_check(peft_model, input_ids: torch.Tensor, attention_mask: torch.Tenso
     return (merged - unmerged)[keep].abs().max().item(), unmerged[keep].abs().max().item(), int(extra)
 
 
+@torch.no_grad()
+def forward_ms(base, adapted, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               reps: int = LATENCY_REPS) -> tuple[float, float, float]:
+    """Median ms of one forward pass: (base model, adapted model, adapted model merged by merge_and_unload).
+
+    The models are timed in turn within each repetition, so a slower moment of a shared machine
+    hits all of them alike. Merged LoRA and IA³ are plain Llamas again: their time is the base's.
+    """
+    models = [base, adapted, copy.deepcopy(adapted).merge_and_unload()]
+    times = [[] for _ in models]
+    for _ in range(reps + 1):  # the first round warms up and is dropped
+        for i, m in enumerate(models):
+            start = time.perf_counter()
+            m(input_ids=input_ids, attention_mask=attention_mask)
+            times[i].append((time.perf_counter() - start) * 1e3)
+    return tuple(float(np.median(t[1:])) for t in times)
+
+
+def encode_with_answer_labels(tokenizer, question: str, answer: str, shots=()) -> tuple[list, list]:
+    """(input_ids, labels) of <eos> [shots] Question: q\nAnswer: a <eos>, labels -100 except the answer's tokens.
+
+    shots: (question, answer) pairs written in front, each as the training text ending in <eos>, so
+    the model can read the format and the stop from its context (few-shot prompting). The answer's
+    tokens are " a" and the final <eos>; the prompt's tokens must be a prefix of the whole (checked).
+    """
+    eos = tokenizer.eos_token_id
+    context = [eos] + [t for q, a in shots for t in tokenizer.encode(f"{ft.format_prompt(q)} {a}") + [eos]]
+    prompt = context + tokenizer.encode(ft.format_prompt(question))
+    ids = context + tokenizer.encode(f"{ft.format_prompt(question)} {answer}") + [eos]
+    if ids[: len(prompt)] != prompt:
+        raise ValueError(f"the prompt's tokens are not a prefix of the example's: {question!r}")
+    return ids, [-100] * len(prompt) + ids[len(prompt):]
+
+
+@torch.no_grad()
+def answer_loss(model, tokenizer, pairs, shots=()) -> float:
+    """Mean next-token loss over the answer tokens of `pairs` (prompt and shots carry none): one number
+    that zero-shot, few-shot and fine-tuned models can all be measured by."""
+    total, count = 0.0, 0
+    for q, a in pairs:
+        ids, labels = encode_with_answer_labels(tokenizer, q, a, shots)
+        # prompt tuning returns logits for its virtual tokens too: the last T positions are the text's
+        logits = model(input_ids=torch.tensor([ids])).logits[0, -len(ids):-1]  # (T-1, V)
+        targets = torch.tensor(labels[1:])  # (T-1,)
+        keep = targets != -100
+        total += torch.nn.functional.cross_entropy(logits[keep], targets[keep], reduction="sum").item()
+        count += int(keep.sum())
+    return total / count
+
+
 # ---- running -----------------------------------------------------------------------------------
 def answers(model, tokenizer, questions=QUESTIONS, max_new_tokens: int = 12) -> tuple:
     """Greedy answers to QA questions, in the task's format, from any of the methods' models."""
@@ -192,8 +267,11 @@ def answers(model, tokenizer, questions=QUESTIONS, max_new_tokens: int = 12) -> 
                                                      max_new_tokens)) for q in questions)
 
 
-def run_method(model, tokenizer, method: str, cfg: PeftConfig = PeftConfig(), on_progress=None):
-    """Train `method` on a copy of `model` for the QA task; returns (MethodResult, trained copy)."""
+def run_method(model, tokenizer, method: str, cfg: PeftConfig = PeftConfig(), on_progress=None,
+               deadline: float | None = None):
+    """Train `method` on a copy of `model` for the QA task; returns (MethodResult, trained copy).
+
+    deadline (time.perf_counter()) ends the training early; the measurements after it always run."""
     cfg = cfg.clipped()
     input_ids, labels = ft.encode_pairs(tokenizer, ft.load_task()[0])
     attention_mask = (labels != -100).long()
@@ -204,7 +282,7 @@ def run_method(model, tokenizer, method: str, cfg: PeftConfig = PeftConfig(), on
         return trained(input_ids=ids, attention_mask=mask, labels=lab).loss
 
     trace = train_bounded(trained, batch_loss, cfg.steps, LEARNING_RATES[method] * cfg.lr_scale, cfg.seed,
-                          on_progress, label=method)
+                          on_progress, label=method, deadline=deadline)
     held_ids, held_labels = ft.encode_pairs(tokenizer, ft.load_task()[1])
     held_mask = (held_labels != -100).long()
     with torch.no_grad():
@@ -218,7 +296,10 @@ def run_method(model, tokenizer, method: str, cfg: PeftConfig = PeftConfig(), on
         base_total=sum(p.numel() for p in model.parameters()), losses=trace.losses, step_ms=trace.step_ms,
         peak_bytes=trace.peak_bytes, heldout_loss=held_loss,
         answers=answers(trained, tokenizer, max_new_tokens=cfg.max_new_tokens),
-        merge_max_diff=diff, merged_extra_modules=extra, stopped_early=trace.stopped_early)
+        merge_max_diff=diff, merged_extra_modules=extra, stopped_early=trace.stopped_early,
+        answer_loss=answer_loss(trained, tokenizer, ft.load_task()[1]),
+        forward_ms=forward_ms(model, trained, held_ids, held_mask) if method in MERGEABLE else (),
+        timed_out=trace.timed_out)
     return result, trained
 
 
@@ -227,24 +308,37 @@ def budgeted_steps(steps: int, n_methods: int) -> int:
     return max(1, min(int(steps), MAX_STEPS, MAX_TOTAL_STEPS // max(1, n_methods)))
 
 
-def compare(model, tokenizer, cfg: PeftConfig = PeftConfig(), methods=METHODS, on_progress=None) -> PeftComparison:
+def compare(model, tokenizer, cfg: PeftConfig = PeftConfig(), methods=METHODS, on_progress=None,
+            max_seconds: float | None = MAX_SECONDS) -> PeftComparison:
     """run_method for each of `methods` (unknown names skipped, at most one run each); on_progress spans all.
 
     The steps per method shrink with the number of methods (budgeted_steps); the result's config
-    says how many were run.
+    says how many were asked. Each method trains for at most TRAIN_SHARE · max_seconds / n seconds,
+    and a method is not started when the one before took longer than the time left (None: no time
+    limit); `notes` says what was cut.
     """
     methods = [m for m in dict.fromkeys(methods) if m in METHODS]
     cfg = replace(cfg.clipped(), steps=budgeted_steps(cfg.steps, len(methods)))
-    results = []
+    end = deadline_after(max_seconds)
+    share = None if max_seconds is None else TRAIN_SHARE * max_seconds / max(1, len(methods))
+    results, notes, last_s = [], [], 0.0
     for i, method in enumerate(methods):
+        started = time.perf_counter()
+        if end is not None and results and started + last_s > end:  # the first method always runs
+            notes.append(f"not run, they would not fit in the {max_seconds:.0f} s cap: {', '.join(methods[i:])}")
+            break
         report = None if on_progress is None else (
             lambda fraction, message, i=i: on_progress((i + fraction) / len(methods), message))
-        results.append(run_method(model, tokenizer, method, cfg, report)[0])
+        results.append(run_method(model, tokenizer, method, cfg, report, deadline_after(share))[0])
+        if results[-1].timed_out:
+            notes.append(f"{method}: {len(results[-1].losses)} of {cfg.steps} steps within its {share:.0f} s share")
         if results[-1].stopped_early:
             break
+        last_s = time.perf_counter() - started
     return PeftComparison(config=cfg, base_heldout_loss=ft.heldout_loss(model, tokenizer),
                           base_answers=answers(model, tokenizer, max_new_tokens=cfg.max_new_tokens),
-                          results=tuple(results), threads=torch.get_num_threads())
+                          results=tuple(results), threads=torch.get_num_threads(),
+                          base_answer_loss=answer_loss(model, tokenizer, ft.load_task()[1]), notes=tuple(notes))
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.finetuning.instruction import answer, chat_tokenizer, encode_example, prompt_ids
-from core.finetuning.loop import greedy_ids, train_bounded
+from core.finetuning.instruction import answer, chat_tokenizer, encode_example, pad_examples, prompt_ids
+from core.finetuning.loop import MAX_SECONDS, deadline_after, greedy_ids, train_bounded
 from core.pretraining.data import ASSETS
 
 PREFERENCES_PATH = ASSETS / "finetune" / "preferences.jsonl"
@@ -54,14 +54,7 @@ def load_preferences(path=PREFERENCES_PATH) -> tuple[list, list]:
 def encode_responses(chat_tok, prompts, responses) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Conversations -> (input_ids, labels on the response only, attention_mask), each (N, T), right-padded."""
     pairs = [encode_example(chat_tok, p, r, mask_prompt=True) for p, r in zip(prompts, responses)]
-    T = max(len(ids) for ids, _ in pairs)
-    input_ids = torch.full((len(pairs), T), chat_tok.pad_token_id, dtype=torch.long)  # (N, T)
-    labels = torch.full((len(pairs), T), -100, dtype=torch.long)  # (N, T)
-    attention_mask = torch.zeros((len(pairs), T), dtype=torch.long)  # (N, T)
-    for i, (ids, lab) in enumerate(pairs):
-        input_ids[i, : len(ids)], labels[i, : len(ids)], attention_mask[i, : len(ids)] = (
-            torch.tensor(ids), torch.tensor(lab), 1)
-    return input_ids, labels, attention_mask
+    return pad_examples(pairs, chat_tok.pad_token_id)
 
 
 def encode_preferences(chat_tok, pairs) -> dict:
@@ -140,6 +133,7 @@ class RewardResult:
     heldout_margins: tuple  # r(y_w) - r(y_l) per held-out pair, after training
     heldout_kinds: tuple  # the rejected answer's kind per held-out pair
     stopped_early: bool
+    timed_out: bool = False  # training reached its deadline
 
 
 @torch.no_grad()
@@ -150,8 +144,11 @@ def reward_margins(reward_model, data: dict) -> np.ndarray:
     return (reward_model(chosen_ids, chosen_mask) - reward_model(rejected_ids, rejected_mask)).numpy()
 
 
-def train_reward_model(lm, tokenizer, cfg: RewardConfig = RewardConfig(), on_progress=None):
-    """Fit a RewardModel (on a copy of `lm`) to the training pairs; returns (RewardResult, reward model)."""
+def train_reward_model(lm, tokenizer, cfg: RewardConfig = RewardConfig(), on_progress=None,
+                       deadline: float | None = None):
+    """Fit a RewardModel (on a copy of `lm`) to the training pairs; returns (RewardResult, reward model).
+
+    Training ends at `deadline` (time.perf_counter()) if it comes first."""
     chat_tok = chat_tokenizer(tokenizer)
     train, heldout = load_preferences()
     data, held = encode_preferences(chat_tok, train), encode_preferences(chat_tok, heldout)
@@ -167,12 +164,14 @@ def train_reward_model(lm, tokenizer, cfg: RewardConfig = RewardConfig(), on_pro
         accuracies.append((r_chosen > r_rejected).float().mean().item())
         return bradley_terry_loss(r_chosen, r_rejected)
 
-    trace = train_bounded(reward_model, batch_loss, cfg.steps, cfg.lr, cfg.seed, on_progress, label="reward model")
+    trace = train_bounded(reward_model, batch_loss, cfg.steps, cfg.lr, cfg.seed, on_progress, label="reward model",
+                          deadline=deadline)
     margins = reward_margins(reward_model, held)
     return RewardResult(config=cfg, losses=trace.losses, accuracies=tuple(accuracies[: len(trace.losses)]),
                         heldout_accuracy_before=before, heldout_accuracy=float((margins > 0).mean()),
                         heldout_margins=tuple(float(m) for m in margins),
-                        heldout_kinds=tuple(p.kind for p in heldout), stopped_early=trace.stopped_early), reward_model
+                        heldout_kinds=tuple(p.kind for p in heldout), stopped_early=trace.stopped_early,
+                        timed_out=trace.timed_out), reward_model
 
 
 # ---- DPO ------------------------------------------------------------------------------------------
@@ -201,6 +200,7 @@ class DPOResult:
     kl_to_ref: float  # mean per-token KL(π ‖ π_ref) over the policy's greedy answers to held-out prompts
     answers: tuple  # ((prompt, chosen, SFT answer, DPO answer), ...) on held-out prompts
     stopped_early: bool
+    timed_out: bool = False  # training reached its deadline
 
 
 @torch.no_grad()
@@ -223,8 +223,10 @@ def mean_token_kl(policy, reference, chat_tok, prompts, max_new_tokens: int = 12
     return float(np.mean(kls))
 
 
-def dpo(sft_model, tokenizer, cfg: DPOConfig = DPOConfig(), on_progress=None):
-    """DPO of a copy of `sft_model` against a frozen copy of it; returns (DPOResult, policy)."""
+def dpo(sft_model, tokenizer, cfg: DPOConfig = DPOConfig(), on_progress=None, deadline: float | None = None):
+    """DPO of a copy of `sft_model` against a frozen copy of it; returns (DPOResult, policy).
+
+    Training ends at `deadline` (time.perf_counter()) if it comes first; the measurements always run."""
     chat_tok = chat_tokenizer(tokenizer)
     train, heldout = load_preferences()
     data, held = encode_preferences(chat_tok, train), encode_preferences(chat_tok, heldout)
@@ -249,7 +251,8 @@ def dpo(sft_model, tokenizer, cfg: DPOConfig = DPOConfig(), on_progress=None):
         log["rejected"].append(rejected_rewards.mean().item())
         return loss
 
-    trace = train_bounded(policy, batch_loss, cfg.steps, cfg.lr, cfg.seed, on_progress, label="DPO")
+    trace = train_bounded(policy, batch_loss, cfg.steps, cfg.lr, cfg.seed, on_progress, label="DPO",
+                          deadline=deadline)
     n = len(trace.losses)
     held_chosen, held_rejected = pair_logprobs(policy, held)
     _, held_w, held_l = dpo_loss(held_chosen, held_rejected, held_ref_chosen, held_ref_rejected, beta)
@@ -263,7 +266,25 @@ def dpo(sft_model, tokenizer, cfg: DPOConfig = DPOConfig(), on_progress=None):
         kl_to_ref=mean_token_kl(policy, reference, chat_tok, prompts, cfg.max_new_tokens),
         answers=tuple((p.prompt, p.chosen, answer(reference, chat_tok, p.prompt, cfg.max_new_tokens),
                        answer(policy, chat_tok, p.prompt, cfg.max_new_tokens)) for p in heldout),
-        stopped_early=trace.stopped_early), policy
+        stopped_early=trace.stopped_early, timed_out=trace.timed_out), policy
+
+
+SFT_SHARE, DPO_SHARE = 0.35, 0.35  # of sft_then_dpo's seconds; the rest measures (answers, KL)
+
+
+def sft_then_dpo(base, tokenizer, sft_cfg, dpo_cfg: DPOConfig = DPOConfig(), on_progress=None,
+                 max_seconds: float | None = MAX_SECONDS):
+    """The DPO recipe from a pretrained model: SFT (prompt masked) on the instructions, then DPO against that
+    SFT model; returns (SFTRun, DPOResult). Each stage trains for its share of max_seconds (None: no limit)."""
+    from core.finetuning.instruction import sft
+
+    def part(offset, width):
+        return None if on_progress is None else (lambda f, m: on_progress(offset + width * f, m))
+
+    limit = (lambda share: None) if max_seconds is None else (lambda share: deadline_after(share * max_seconds))
+    sft_run, sft_model = sft(base, tokenizer, sft_cfg, True, part(0.0, 0.5), limit(SFT_SHARE))
+    result, _ = dpo(sft_model, tokenizer, dpo_cfg, part(0.5, 0.5), limit(DPO_SHARE))
+    return sft_run, result
 
 
 # ---- the RLHF pipeline as data ---------------------------------------------------------------------

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from core.finetuning import finetune as ft
-from core.finetuning.loop import sample_batch, train_bounded
-from core.finetuning.peft_families import TARGETS, answers
+from core.finetuning.loop import MAX_SECONDS, deadline_after, sample_batch, train_bounded
+from core.finetuning.peft_families import TARGETS, answer_loss, answers
 
 # LLaMA-1 shapes (Touvron et al. 2023, arXiv 2302.13971, Table 2: C and L; I from the released configs)
 LLAMA = {"7B": {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32},
@@ -38,6 +38,7 @@ WEIGHT_BYTES, GRAD_BYTES, ADAM_BYTES = 2, 2, 12
 FULL_16BIT_BYTES = WEIGHT_BYTES + GRAD_BYTES + ADAM_BYTES
 LORA_BYTES = 16  # per LoRA parameter, the same accounting: they are trained like a small full model
 PAPER_GPU_GB, PAPER_FULL_GB = 48, 780  # QLoRA's two headline figures (arXiv 2305.14314, abstract and §1)
+TRAIN_SHARE = 0.7  # of a comparison's seconds, split between the two runs' training; the rest loads and measures
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class BaseRun:
     base_heldout_loss: float  # the base before any training: quantization error shows here
     heldout_loss: float
     answers: tuple
+    timed_out: bool = False  # training reached its share of the comparison's seconds
+    answer_loss: float = float("nan")  # held-out loss on the answer tokens only (peft_families.answer_loss)
 
 
 @dataclass(frozen=True)
@@ -203,8 +206,9 @@ def with_lora(base, cfg: QLoRAConfig, quantized: bool):
     return get_peft_model(base, config)
 
 
-def run(base, tokenizer, cfg: QLoRAConfig, quantized: bool, on_progress=None) -> BaseRun:
-    """Train LoRA on `base` (already a private copy) for the QA task and measure it."""
+def run(base, tokenizer, cfg: QLoRAConfig, quantized: bool, on_progress=None, deadline: float | None = None
+        ) -> BaseRun:
+    """Train LoRA on `base` (already a private copy) for the QA task and measure it; training ends at `deadline`."""
     train_ids, train_labels = ft.encode_pairs(tokenizer, ft.load_task()[0])
     held_ids, held_labels = ft.encode_pairs(tokenizer, ft.load_task()[1])
     train_mask, held_mask = (train_labels != -100).long(), (held_labels != -100).long()
@@ -217,17 +221,22 @@ def run(base, tokenizer, cfg: QLoRAConfig, quantized: bool, on_progress=None) ->
         return model(input_ids=ids, attention_mask=mask, labels=lab).loss
 
     method = "qlora" if quantized else "lora"
-    trace = train_bounded(model, batch_loss, cfg.steps, cfg.lr, cfg.seed, on_progress, label=method)
+    trace = train_bounded(model, batch_loss, cfg.steps, cfg.lr, cfg.seed, on_progress, label=method,
+                          deadline=deadline)
     with torch.no_grad():
         held_loss = model(input_ids=held_ids, attention_mask=held_mask, labels=held_labels).loss.item()
     return BaseRun(method=method, weight_bytes=weight_bytes(model),
                    trainable=sum(p.numel() for p in model.parameters() if p.requires_grad), losses=trace.losses,
                    step_ms=trace.step_ms, peak_bytes=trace.peak_bytes, base_heldout_loss=base_loss,
-                   heldout_loss=held_loss, answers=answers(model, tokenizer))
+                   heldout_loss=held_loss, answers=answers(model, tokenizer), timed_out=trace.timed_out,
+                   answer_loss=answer_loss(model, tokenizer, ft.load_task()[1]))
 
 
-def compare(model, tokenizer, cfg: QLoRAConfig = QLoRAConfig(), on_progress=None) -> QLoRAComparison:
-    """LoRA on a copy of the FP32 `model`, then QLoRA on a freshly loaded NF4 tiny-lm, same seed and steps."""
+def compare(model, tokenizer, cfg: QLoRAConfig = QLoRAConfig(), on_progress=None,
+            max_seconds: float | None = MAX_SECONDS) -> QLoRAComparison:
+    """LoRA on a copy of the FP32 `model`, then QLoRA on a freshly loaded NF4 tiny-lm, same seed and steps.
+
+    Each trains for at most TRAIN_SHARE · max_seconds / 2 seconds (None: no limit)."""
     import bitsandbytes as bnb
 
     cfg = replace(cfg, rank=int(np.clip(cfg.rank, 1, 64)), targets=cfg.targets if cfg.targets in TARGETS else "all")
@@ -235,10 +244,12 @@ def compare(model, tokenizer, cfg: QLoRAConfig = QLoRAConfig(), on_progress=None
     def half(offset):
         return None if on_progress is None else (lambda f, m: on_progress(offset + f / 2, m))
 
-    lora = run(copy.deepcopy(model), tokenizer, cfg, False, half(0.0))
+    share = None if max_seconds is None else TRAIN_SHARE * max_seconds / 2
+    lora = run(copy.deepcopy(model), tokenizer, cfg, False, half(0.0), deadline_after(share))
     nf4_model = load_nf4(cfg.double_quant)
     nf4 = nf4_weights(nf4_model)
-    qlora = run(nf4_model, tokenizer, cfg, True, half(0.5))
+    same_steps = replace(cfg, steps=len(lora.losses))  # cut by time, LoRA sets how many steps QLoRA gets
+    qlora = run(nf4_model, tokenizer, same_steps, True, half(0.5), deadline_after(share))
     device = next(nf4_model.parameters()).device
     return QLoRAComparison(cfg, lora, qlora, nf4, f"bitsandbytes {bnb.__version__} on {device}")
 
