@@ -11,7 +11,7 @@ from core.content.glossary import GLOSSARY, anchor, link, lookup, search, sectio
 from core.content.home import PAGE_FILES, PAGE_URLS
 from core.content.quizzes import QUIZZES
 from tests.conftest import LONG_TEXT, ODD_TEXTS, ROOT
-from tests.test_quizzes import inference_sections, page_headers, page_sections
+from tests.test_quizzes import page_headers, page_sections
 
 ARXIV_CITATION = re.compile(r"\b(\d{4})\s+\(arXiv\s+(\d{2})(\d{2})\.\d{4,5}\)")
 
@@ -75,23 +75,37 @@ def test_lookup_ignores_case_and_knows_aliases():
 
 # ---- links ----------------------------------------------------------------------------------------------------
 def test_links_point_at_real_pages_and_sections():
+    from core.content.sections import page_sections
+
     url_paths = set(home_url_paths().values())
-    choices = set(inference_sections())
     for e in GLOSSARY:
         url = link(e)
         path = re.split(r"[?#]", url)[0]
         assert path == PAGE_URLS[e.page] and path in url_paths, url
-        if "?section=" in url:
-            assert e.page == "Inference" and unquote(url.split("?section=")[1]) in choices, url
-        elif "#" in url:
-            assert url.split("#")[1] in {anchor(h) for h in page_headers(e.page)}, url
-        else:
+        sectioned = page_sections(e.page)
+        headers = set(page_headers(e.page)) | ({h for hs in sectioned[1].values() for h in hs} if sectioned else set())
+        if "?" in url:
+            key, choice = url.split("?")[1].split("#")[0].split("=")
+            assert sectioned and key == sectioned[0] and unquote(choice) in sectioned[1], url
+        if "#" in url:
+            assert url.split("#")[1] in {anchor(h) for h in headers}, url
+        if "?" not in url and "#" not in url:
             assert e.section == "", url
+
+
+def test_every_quiz_and_glossary_section_of_a_sectioned_page_opens_its_section():
+    from core.content.sections import page_sections, section_choice
+
+    for page, section in [(p, q.section) for p, qs in QUIZZES.items() for q in qs] + [(e.page, e.section)
+                                                                                        for e in GLOSSARY]:
+        if section and page_sections(page):
+            assert section_choice(page, section), (page, section)
 
 
 def test_section_url_hand_worked_cases():
     assert section_url("Inference", "KV cache") == "inference?section=KV%20cache"
-    assert section_url("Transformer", "1 · Tokens") == "transformer#1-tokens"
+    assert section_url("Transformer", "1 · Tokens") == "transformer?t_section=Tokens%20and%20attention#1-tokens"
+    assert section_url("Fine-tuning", "Memory") == "fine_tuning?f_section=Full%20FT%20vs%20LoRA#memory"
     assert section_url("RAG & long context") == "rag"
     assert link(lookup("GQA")) == "inference?section=KV%20cache"
 

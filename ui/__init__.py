@@ -148,9 +148,12 @@ def text_input_checked(text: str, max_chars: int, what: str = "text") -> str | N
 
 
 def section_query(page: str, section: str) -> dict | None:
-    """URL parameters that open `page` at `section`: only the Inference page has a section parameter; other
-    pages open at their top (a heading's #anchor would reload the app and lose the session)."""
-    return {"section": section} if page == "Inference" and section else None
+    """URL parameters that open `page` at `section` (a section name or a header drawn in one): the page's
+    section Param, {'f_section': 'QLoRA'}; None for a page drawn in one piece, which opens at its top (a
+    heading's #anchor would reload the app and lose the session)."""
+    from core.content.sections import section_params
+
+    return section_params(page, section)
 
 
 def explain(text: str) -> None:

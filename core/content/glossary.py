@@ -5,7 +5,7 @@ Papers are cited as "authors year (arXiv id)", the year being that of the first 
 "Hu et al. 2021 (arXiv 2106.09685)"; a paper not on arXiv has authors and year only.
 
     search("kv")      -> [KV cache, ...]      terms first, then definitions
-    link(entry)       -> "inference?section=KV%20cache" or "transformer#1-tokens"
+    link(entry)       -> "inference?section=KV%20cache" or "agents#the-loop-step-by-step"
 """
 import re
 import unicodedata
@@ -14,8 +14,6 @@ from urllib.parse import quote
 
 from core.content.home import PAGE_URLS
 
-# Pages whose sections are a URL parameter (`?section=`); on the others a section is a header, reached by its anchor.
-SECTION_PARAM_PAGES = {"Inference"}
 MAX_QUERY_CHARS = 200  # a glossary term is a few words; longer text cannot be one
 
 _ARXIV = re.compile(r"\(arXiv (\d{4}\.\d{4,5})\)")
@@ -547,17 +545,22 @@ def anchor(heading: str) -> str:
 
 def section_url(page: str, section: str = "") -> str:
     """A relative URL of a page, opened at a section: ('Inference', 'KV cache') -> 'inference?section=KV%20cache',
-    ('Transformer', '1 · Tokens') -> 'transformer#1-tokens', ('RAG & long context', '') -> 'rag'."""
+    ('Transformer', '1 · Tokens') -> 'transformer?t_section=Tokens%20and%20attention#1-tokens' (the section that
+    draws the header, core.content.sections), ('Agents', 'Hostile input, run live') -> 'agents#hostile-input-run-live'."""
     url = PAGE_URLS[page]
     if not section:
         return url
-    if page in SECTION_PARAM_PAGES:
-        return f"{url}?section={quote(section)}"
+    from core.content.sections import section_params
+
+    params = section_params(page, section)
+    if params:  # a page drawn one section at a time: open that section, then its header if the entry names one
+        (key, choice), = params.items()
+        return f"{url}?{key}={quote(choice)}" + ("" if choice == section else f"#{anchor(section)}")
     return f"{url}#{anchor(section)}"
 
 
 def link(entry: Entry) -> str:
-    """A relative URL of the app showing the entry: 'inference?section=KV%20cache', 'transformer#1-tokens', 'rag'."""
+    """A relative URL of the app showing the entry: 'inference?section=KV%20cache', 'agents#the-loop-step-by-step', 'rag'."""
     return section_url(entry.page, entry.section)
 
 
