@@ -12,4 +12,5 @@ Modules:
 - training: the causal-LM training loop, learning-rate schedule and perplexity.
 - live_training: a tiny GPT trained live, gradient accumulation, the CPU's BF16 support.
 - parallel: data parallelism across two processes (gloo), pipeline bubbles, a tensor-parallel split, ZeRO memory.
+- scaling: 6ND, the Chinchilla law and the compute-optimal split, and a measured sweep of tiny GPTs.
 """

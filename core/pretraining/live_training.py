@@ -93,15 +93,20 @@ class LiveResult:
     threads: int
 
 
-def validate(cfg: LiveConfig) -> None:
-    """Raise ValueError for settings outside the work budget (a link can ask for anything)."""
+def validate(cfg: LiveConfig, limit_seconds: float | None = None) -> None:
+    """Raise ValueError for settings outside the work budget (a link can ask for anything).
+
+    limit_seconds: the time cap allowed (MAX_SECONDS unless given): only the offline scaling sweep, which
+    no viewer can start, passes a longer one.
+    """
+    limit = MAX_SECONDS if limit_seconds is None else limit_seconds
     problems = []
     if cfg.preset not in PRESETS:
         problems.append(f"preset must be one of {list(PRESETS)}")
     if cfg.schedule not in SCHEDULES or cfg.precision not in PRECISIONS:
         problems.append(f"schedule in {SCHEDULES}, precision in {PRECISIONS}")
-    if not (1 <= cfg.steps <= MAX_STEPS and 0 < cfg.max_seconds <= MAX_SECONDS):
-        problems.append(f"steps in 1..{MAX_STEPS}, max_seconds in (0, {MAX_SECONDS}]")
+    if not (1 <= cfg.steps <= MAX_STEPS and 0 < cfg.max_seconds <= limit):
+        problems.append(f"steps in 1..{MAX_STEPS}, max_seconds in (0, {limit}]")
     if not (2 <= cfg.seq_len <= MAX_SEQ_LEN and cfg.batch_size >= 1 and cfg.grad_accum >= 1):
         problems.append(f"seq_len in 2..{MAX_SEQ_LEN}, batch_size and grad_accum >= 1")
     micro_tokens = cfg.batch_size * cfg.seq_len
@@ -113,6 +118,20 @@ def validate(cfg: LiveConfig) -> None:
         problems.append(f"sample_tokens in 0..{MAX_SAMPLE_TOKENS}, prompt at most 200 characters")
     if problems:
         raise ValueError("; ".join(problems))
+
+
+def parameter_count(preset: str) -> int:
+    """Parameters of a PRESETS shape, from the shape alone: ('nano') -> 353,088.
+
+    Tied embedding V·C (it is also the lm_head); per layer q_proj C·HD, k_proj and v_proj C·H_kv·D each,
+    o_proj HD·C, SwiGLU's gate, up and down 3·C·I, two RMSNorm scales 2C; the final norm C. No biases.
+    """
+    shape = PRESETS[preset]
+    C, L, I = shape["hidden_size"], shape["num_hidden_layers"], shape["intermediate_size"]
+    H, KV = shape["num_attention_heads"], shape["num_key_value_heads"]
+    D = C // H
+    per_layer = C * H * D + 2 * C * KV * D + H * D * C + 3 * C * I + 2 * C
+    return VOCAB * C + L * per_layer + C
 
 
 def build_model(preset: str = "nano", seed: int = 0):
@@ -144,17 +163,17 @@ def heldout_loss(model, windows: torch.Tensor) -> float:
     return model(input_ids=windows, labels=windows).loss.item()
 
 
-def train_live(cfg: LiveConfig = LiveConfig(), on_progress=None) -> LiveResult:
+def train_live(cfg: LiveConfig = LiveConfig(), on_progress=None, limit_seconds: float | None = None) -> LiveResult:
     """Train a fresh model with `cfg`; on_progress(fraction, message) -> bool after every step.
 
     Stops at cfg.steps, at cfg.max_seconds of training (checked after every step, and between the
     micro-batches of a step: a step cut short is dropped), or when on_progress returns False.
     Checkpoints (held-out loss, a sample) at step 0, every eval_every steps (at most
-    MAX_CHECKPOINTS) and at the end.
+    MAX_CHECKPOINTS) and at the end. limit_seconds: see `validate`.
     """
     from core.finetuning.finetune import profile_allocations, tensor_bytes
 
-    validate(cfg)
+    validate(cfg, limit_seconds)
     start_all = time.perf_counter()
     model = build_model(cfg.preset, cfg.seed)
     train_ids = ts.token_stream("train", 200_000, every=5)

@@ -4,8 +4,10 @@ Data parallelism, for real: N_d processes (here 2, on this CPU) each hold a full
 model, compute gradients on their share of the batch, and all-reduce them (sum, then divide by
 N_d) so every copy takes the same step. With equal shares, the mean of the shard means is the
 full-batch mean, so the all-reduced gradient equals one process's full-batch gradient. Run with
-torch.distributed (gloo backend, TCP on 127.0.0.1), processes started by torch.multiprocessing
-spawn; the gradients travel as one flat buffer, as DDP's buckets do.
+torch.distributed (gloo backend, TCP on 127.0.0.1); the gradients travel as one flat buffer, as DDP's
+buckets do. Each process is a fresh `python -m core.pretraining.parallel --worker`, its arguments and result
+pickled over its stdin and stdout. (Not multiprocessing's spawn: a spawned child re-runs the parent's
+__main__ module, and inside Streamlit that is the app's own script.)
 
 Pipeline parallelism (GPipe, Huang et al. 2018, https://arxiv.org/abs/1811.06965): the layers are
 cut into p stages on p devices and the batch into m micro-batches; a stage idles while the
@@ -25,11 +27,15 @@ gradients, stage 3 also the weights.
 Shapes: B batch, T tokens, C model width, V vocabulary, N_d devices.
 """
 import os
+import pickle
 import socket
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,8 +108,11 @@ def _train_steps(model, batches, lr: float, all_reduce=None) -> tuple[list[float
     return losses, first
 
 
-def _worker(rank: int, world: int, port: int, batches: list, lr: float, seed: int, queue) -> None:
-    """One data-parallel process: its half of every batch, gradients all-reduced after each backward."""
+def _worker(rank: int, world: int, port: int, batches: list, lr: float, seed: int) -> tuple:
+    """One data-parallel process: its half of every batch, gradients all-reduced after each backward.
+
+    Returns (rank, losses, its own first gradient, the all-reduced first gradient, final weights).
+    """
     import torch.distributed as dist
 
     torch.set_num_threads(1)  # two processes on two cores
@@ -124,9 +133,48 @@ def _worker(rank: int, world: int, port: int, batches: list, lr: float, seed: in
 
         losses, first = _train_steps(model, shards, lr, all_reduce)
         weights = torch.cat([p.detach().flatten() for p in model.parameters()])
-        queue.put((rank, losses, local_first["grad"].numpy(), first.numpy(), weights.numpy()))
+        return rank, losses, local_first["grad"].numpy(), first.numpy(), weights.numpy()
     finally:
         dist.destroy_process_group()
+
+
+def _worker_main() -> None:
+    """`python -m core.pretraining.parallel --worker`: _worker's arguments pickled on stdin, its result on stdout."""
+    result_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything a library prints goes to stderr, not into the pickled result
+    args = pickle.load(sys.stdin.buffer)
+    pickle.dump(_worker(*args), result_out)
+    result_out.close()
+
+
+def _run_workers(batches: list, lr: float, seed: int, timeout_s: float) -> list:
+    """Start WORLD_SIZE worker processes, feed each its arguments, collect their results (sorted by rank).
+
+    Each process gets its input and is read at the same time (one thread per process): a process blocks in
+    init_process_group until all have started, and writing its megabytes of result until they are read.
+    """
+    root = Path(__file__).resolve().parents[2]  # so that `-m core.pretraining.parallel` imports
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "core.pretraining.parallel", "--worker"], cwd=root, env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(WORLD_SIZE)]
+    try:
+        with ThreadPoolExecutor(WORLD_SIZE) as pool:
+            outputs = list(pool.map(
+                lambda rank: procs[rank].communicate(pickle.dumps((rank, WORLD_SIZE, port, batches, lr, seed)),
+                                                     timeout=timeout_s), range(WORLD_SIZE)))
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"data-parallel run took over {timeout_s:.0f} s") from None
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for proc, (out, err) in zip(procs, outputs):
+        if proc.returncode != 0:
+            raise RuntimeError(f"a data-parallel process failed: {err.decode(errors='replace')[-400:]}")
+    return sorted((pickle.loads(out) for out, _ in outputs), key=lambda r: r[0])
 
 
 @dataclass(frozen=True)
@@ -147,15 +195,14 @@ class DataParallelResult:
 
 
 def data_parallel(batch_size: int = 16, seq_len: int = 32, steps: int = 3, lr: float = 0.5, seed: int = 0,
-                  batches: list | None = None) -> DataParallelResult:
+                  batches: list | None = None, timeout_s: float = 120.0) -> DataParallelResult:
     """Real data parallelism: 2 processes, each on half of every batch, gradients all-reduced over gloo.
 
     Compared with one process training on the full batches from the same initial weights.
     `batches`: a list of (B, T) token-id tensors (default: windows of the corpus).
-    Starting the processes costs a few seconds (each imports torch).
+    Starting the processes costs a few seconds (each imports torch); past timeout_s they are killed
+    and TimeoutError is raised.
     """
-    import torch.multiprocessing as mp
-
     if batches is None:
         if not (2 <= batch_size <= MAX_BATCH and batch_size % WORLD_SIZE == 0 and 2 <= seq_len <= MAX_SEQ
                 and 1 <= steps <= MAX_DP_STEPS):
@@ -169,12 +216,8 @@ def data_parallel(batch_size: int = 16, seq_len: int = 32, steps: int = 3, lr: f
     single_losses, single_grad = _train_steps(single, batches, lr)
     single_weights = torch.cat([p.detach().flatten() for p in single.parameters()])
 
-    ctx = mp.get_context("spawn")
-    queue = ctx.SimpleQueue()
     start = time.perf_counter()
-    processes = mp.spawn(_worker, args=(WORLD_SIZE, free_port(), batches, lr, seed, queue), nprocs=WORLD_SIZE,
-                         join=False)
-    results = _collect(processes, queue, WORLD_SIZE, timeout_s=120)
+    results = _run_workers(batches, lr, seed, timeout_s)
     seconds = time.perf_counter() - start
     allreduced = results[0][3]
     local = np.stack([r[2] for r in results])
@@ -187,27 +230,6 @@ def data_parallel(batch_size: int = 16, seq_len: int = 32, steps: int = 3, lr: f
         local_max_diff=float(np.abs(local - single_grad).max()),
         ranks_weight_diff=float(np.abs(results[0][4] - results[1][4]).max()),
         weight_max_diff=float(np.abs(results[0][4] - single_weights.numpy()).max()), seconds=seconds)
-
-
-def _collect(processes, queue, n: int, timeout_s: float) -> list:
-    """Read the n results while the processes run, then join them.
-
-    Joining first would deadlock: a process blocks in queue.put until its megabyte of gradients
-    is read from the pipe, so it never exits. join() re-raises a worker's exception.
-    """
-    results, deadline = [], time.perf_counter() + timeout_s
-    while len(results) < n:
-        if not queue.empty():
-            results.append(queue.get())
-        elif processes.join(timeout=0.05) and queue.empty():
-            raise RuntimeError(f"the processes ended with {len(results)} of {n} results")
-        elif time.perf_counter() > deadline:
-            for process in processes.processes:
-                process.kill()
-            raise TimeoutError(f"data-parallel run took over {timeout_s} s")
-    while not processes.join(timeout=timeout_s):
-        pass
-    return sorted(results, key=lambda r: r[0])
 
 
 # ---- pipeline parallelism: the GPipe bubble --------------------------------------------------------
@@ -294,7 +316,9 @@ def zero_memory(psi: float, n_d: int, k: int = 12) -> dict:
             for stage, (w, g, o) in parts.items()}
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and "--worker" in sys.argv:
+    _worker_main()
+elif __name__ == "__main__":
     print("GPipe bubble (p - 1)/(m + p - 1):", {(r["stages"], r["micro_batches"]): round(r["bubble"], 3)
                                                 for r in bubble_table((4,), (1, 4, 16))})
     tp = megatron_mlp_check()

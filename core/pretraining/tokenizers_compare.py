@@ -81,6 +81,14 @@ def train(algorithm: str, texts: list[str], vocab_size: int):
     return tokenizer
 
 
+def train_on_corpus(algorithm: str, vocab_size: int, train_chars: int = 200_000):
+    """One of ALGORITHMS trained on the text `compare` trains on (every 3rd training verse, up to
+    train_chars) -> tokenizers.Tokenizer: the same tokenizer as compare's at that size."""
+    if not MIN_VOCAB <= vocab_size <= MAX_VOCAB or not 1 <= train_chars <= MAX_TRAIN_CHARS:
+        raise ValueError(f"vocab_size in {MIN_VOCAB}..{MAX_VOCAB}, train_chars in 1..{MAX_TRAIN_CHARS}")
+    return train(algorithm, _lines("train", train_chars, every=3), vocab_size)
+
+
 def pieces(tokenizer, algorithm: str, text: str) -> tuple[list[str], int]:
     """(readable pieces, number of unknown tokens) of `text`: unknown ones shown as [UNK] / <unk>.
 
