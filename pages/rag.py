@@ -1,330 +1,100 @@
-"""RAG & long context: chunk a document set, embed it with a real sentence encoder, index it with
-faiss, retrieve for your question, and see the exact prompt a generator would get."""
-import functools
-import time
-from dataclasses import asdict
-
-import numpy as np
-import pandas as pd
+"""RAG & long context: a real retrieval pipeline on bundled documents, then deeper, one section at a time:
+sparse, dense and hybrid retrieval scored on labelled questions, faiss indexes on real embeddings, a grounded
+answer with citations, and what long contexts cost and how models stretch to them. Sections live in ui/rag/."""
 import streamlit as st
 
 import ui
-from core import models
-from core.charts import rag as charts
-from core.rag import chunking
-from core.rag import retrieval as rag
 from core.state import Param
+from ui.rag import grounded, indexes, long_context, pipeline, scored
 
-DEFAULT_QUESTION = "What does the KV cache store?"
-MAX_QUESTION_CHARS = 500
-INDEX_LABELS = {"flat": "Flat (exact)", "hnsw": "HNSW (approximate graph)"}
-STRATEGY_LABELS = {"fixed": "fixed-size windows", "sentence": "whole sentences", "paragraph": "whole paragraphs"}
-SIZE_STEP, OVERLAP_STEP = 50, 10  # the sliders' steps; links are snapped to them
-SWEEP_SIZES = (200, 400, 800, 1200)
-SWEEP_MAX_SECONDS = 60  # hard cap of the measured sweep; each size is one request within the chunk budget
-BENCH_SIZES = (10_000, 20_000)
-PARAMS = [
-    Param("q", DEFAULT_QUESTION, max_len=MAX_QUESTION_CHARS),
-    Param("size", 400, 100, 1500, step=SIZE_STEP),
-    Param("overlap", 80, 0, 750, step=OVERLAP_STEP),
-    Param("strategy", "fixed", choices=chunking.STRATEGIES),
-    Param("k", 4, 1, 10, step=1),
-    Param("index", "flat", choices=tuple(INDEX_LABELS)),
-    Param("hnsw_m", 16, 2, 64, step=1),
-    Param("ef", 16, 1, 128, step=1),
-    Param("order", rag.ORDERS[0], choices=rag.ORDERS),
-]
-RULES = (functools.partial(chunking.cap_overlap, step=OVERLAP_STEP),)  # overlap < size / 2, on the slider's grid
+# Headers are written here, not in ui/rag/, because glossary entries and quiz questions name them and
+# tests/test_quizzes.py reads a page's headers from its page file.
 
 
-# ---- cached, lock-guarded work (keyed by the documents' hash and every parameter) --------------------
-# An entry holds at most MAX_CHUNKS x 384 float32 vectors (1.2 MB) and the chunks' text (0.2 MB).
-@ui.cached_compute(max_entries=24, max_size="48MB")
-def _embedded(_docs: tuple, docs_hash: str, size: int, overlap: int, strategy: str) -> rag.EmbeddedChunks:
-    return rag.embed_chunks(ui.sentence_embedder(), _docs, chunking.ChunkConfig(size, overlap, strategy))
+def pipeline_section() -> None:
+    run = pipeline.retrieve()
+    st.header("The math: cosine similarity is an inner product")
+    pipeline.math(run)
+    st.header("Trade-offs of chunk size and overlap")
+    pipeline.tradeoffs(run)
 
 
-# An entry holds one score per chunk and the question's vector: a few kB.
-@ui.cached_compute(max_entries=256, max_size="16MB")
-def _retrieval(_embedded: rag.EmbeddedChunks, docs_hash: str, size: int, overlap: int, strategy: str,
-               question: str, k: int, kind: str, hnsw_m: int, ef: int) -> rag.Retrieval:
-    return rag.retrieve(ui.sentence_embedder(), _embedded, question, k, kind, hnsw_m=hnsw_m, ef_search=ef)
+def scored_section() -> None:
+    st.header("Sparse, dense and hybrid retrieval, scored")
+    evaluation, chunks = scored.scores()
+    st.subheader("Question by question")
+    scored.per_question(evaluation, chunks)
+    st.subheader("The math: BM25, reciprocal rank fusion, MRR")
+    scored.math()
+    st.header("Reranking: a second, slower look")
+    scored.reranking()
 
 
-# One chunk size of the sweep on the bundled documents (the labelled questions are about them): one row.
-@ui.cached_compute(max_entries=64, max_size="1MB")
-def _sweep_row(size: int, overlap_fraction: float, strategy: str, k: int) -> rag.SweepRow:
-    return rag.sweep_row(ui.sentence_embedder(), chunking.load_documents(), size, overlap_fraction, strategy,
-                         chunking.load_questions(), k)
+def indexes_section() -> None:
+    st.header("faiss indexes on real MiniLM embeddings")
+    measured = indexes.compare()
+    st.subheader("Each knob against recall")
+    indexes.sweep(*measured)
+    st.header("Index types at scale")
+    indexes.synthetic_bench()
 
 
-@ui.cached_compute(max_entries=4, max_size="1MB")
-def _index_bench(n: int, k: int) -> pd.DataFrame:
-    return pd.DataFrame([asdict(r) for r in rag.benchmark_indexes(n=n, n_queries=200, k=k)])
+def grounded_section() -> None:
+    st.header("A grounded answer with citations")
+    question, hits, extractive = grounded.render() or (None, (), None)
+    if question is not None:
+        st.subheader("The prompt, with numbered sources")
+        grounded.prompt(question, hits)
+        st.subheader("An extractive answer, computed offline")
+        grounded.extractive(extractive, hits)
+    st.subheader("And a generated answer?")
+    grounded.generative(question, hits)
 
 
-def _documents() -> tuple[chunking.Document, ...]:
-    """The learner's upload, when it is valid text, in front of the bundled documents (so a chunk budget
-    cut falls on the bundled ones)."""
-    docs = chunking.load_documents()
-    # No type=[...]: Streamlit would raise on a crafted client's other extension; core refuses it with a message.
-    upload = st.file_uploader(f"Add your own document (.txt or .md, at most {chunking.MAX_UPLOAD_BYTES // 1000} kB; "
-                              f"the first {chunking.MAX_UPLOAD_CHARS:,} characters are used)", key="rag_upload")
-    if upload is None:
-        return docs
-    st.text(f"Your file: {chunking.clean_file_name(upload.name)}")  # plain text: a name is never markdown
-    try:
-        doc, note = chunking.document_from_upload(upload.name, upload.getvalue())
-    except ValueError as err:
-        st.error(f"{err} The bundled documents are used alone.")
-        return docs
-    if note:
-        st.warning(note)
-    st.success(f"Added it ({len(doc.text):,} characters) to the {len(docs)} bundled documents; its chunks are "
-               "cited as `upload:` and the file name.")
-    return (doc,) + docs
+def long_context_section() -> None:
+    st.header("Long context: more is not always better")
+    long_context.intro()
+    st.header("Attention cost as the context grows")
+    long_context.cost()
+    st.header("Stretching RoPE past the trained length")
+    long_context.rope()
+    st.header("Sliding-window and sparse attention")
+    long_context.mask_view()
+    st.header("A needle in a haystack")
+    long_context.needle()
 
 
-def _link_note(raw: str | None) -> None:
-    """Say so when a link's overlap (`raw`, read before the rules) broke 'overlap below half the chunk size'."""
-    if raw is None:
-        return
-    overlap, size = Param("overlap", 0, 0, 10**6).parse(raw), st.session_state["size"]
-    if 2 * overlap >= size:
-        st.warning(f"This link asks for an overlap of {overlap:,} characters with chunks of {size}. The overlap "
-                   f"must stay below half the chunk size (a chunk must add more new text than it repeats), so it "
-                   f"is {st.session_state['overlap']}, the largest the slider allows.")
-
-
-def _prompt_tokens(prompt: str, embedder) -> str:
-    """Token counts of the prompt under the tokenizers at hand, each named."""
-    counts = [f"**{rag.count_tokens(embedder.tokenizer, prompt):,}** WordPiece tokens (MiniLM's tokenizer)"]
-    try:
-        models.model_path("tiny-lm")
-        counts.append(f"**{rag.count_tokens(ui.causal_lm('tiny-lm')[1], prompt):,}** byte-level BPE tokens "
-                      "(tiny-lm's tokenizer, trained on the KJV Bible, so technical words split into many pieces)")
-    except FileNotFoundError:
-        pass
-    return " · ".join(counts)
-
-
-def sweep_section(cfg: chunking.ChunkConfig, k: int) -> None:
-    """The chunk-size sweep: measured only when its button is clicked, one size at a time (each a short
-    request under the lock), kept in session_state with the settings it ran with."""
-    fraction = round(cfg.overlap / cfg.size, 2)
-    settings = {"overlap_fraction": fraction, "strategy": cfg.strategy, "k": k}
-    if st.button(f"Measure chunk sizes {SWEEP_SIZES[0]}-{SWEEP_SIZES[-1]} (re-embeds the bundled documents "
-                 f"{len(SWEEP_SIZES)} times, up to a minute)", key="rag_sweep"):
-        rows = []
-        st.session_state["rag_sweep_result"] = {"settings": settings, "rows": rows}  # filled as sizes finish
-        # Clicking Stop (or any widget) starts a new run of the page, which ends this one between two sizes.
-        st.button("Stop", key="rag_sweep_stop", help="Ends the measurement after the current chunk size; the "
-                  "sizes measured so far are kept.")
-        bar, start = st.progress(0.0, text="Measuring…"), time.perf_counter()
-        for i, size in enumerate(SWEEP_SIZES):
-            if time.perf_counter() - start > SWEEP_MAX_SECONDS:
-                break
-            with ui.heavy(f"Re-embedding at chunk size {size}"):
-                rows.append(asdict(_sweep_row(size, fraction, cfg.strategy, k)))
-            bar.progress((i + 1) / len(SWEEP_SIZES), text=f"Chunk size {size} measured")
-        bar.empty()
-    result = st.session_state.get("rag_sweep_result")
-    if not result or not result["rows"]:
-        return
-    ran = result["settings"]
-    sweep = pd.DataFrame(result["rows"])
-    labels = {"n_chunks": "chunks", "embed_seconds": "seconds to embed", "index_bytes": "flat index bytes",
-              "truncated": "chunks truncated", "hit_at_1": "right document first",
-              "hit_at_k": f"right document in top {ran['k']}"}
-    long = sweep.melt(id_vars="size", value_vars=list(labels), var_name="quantity").replace({"quantity": labels})
-    st.altair_chart(charts.sweep_chart(long))
-    st.dataframe(sweep, hide_index=True)
-    if len(sweep) < len(SWEEP_SIZES):
-        st.warning(f"Stopped after {len(sweep)} of {len(SWEEP_SIZES)} chunk sizes; click *Measure* again to finish "
-                   "(the sizes already measured come back at once).")
-    st.caption(f"Measured with the overlap at {ran['overlap_fraction']:.0%} of the size, strategy "
-               f"'{ran['strategy']}' and k = {ran['k']}, on the {len(chunking.load_documents())} bundled documents "
-               f"(an upload is left out: the {len(chunking.load_questions())} labelled questions in "
-               "assets/docs/questions.tsv are each answered by one of them). Times are wall-clock, one run each.")
-    if ran != settings:
-        st.info("These numbers are for the settings named just above, not the current ones: click *Measure* to "
-                "measure the current settings.")
-
-
-def bench_section() -> None:
-    """Four faiss index kinds on synthetic vectors: measured only when the button is clicked, then kept."""
-    b1, b2 = st.columns([1, 3])
-    n = b1.selectbox("Vectors", BENCH_SIZES, key="rag_bench_n", format_func="{:,}".format)
-    if b2.button("Build the four indexes and measure (several seconds)", key="rag_bench"):
-        with ui.heavy("Building faiss indexes"):
-            st.session_state["rag_bench_result"] = {"n": n, "table": _index_bench(n, 10)}
-    result = st.session_state.get("rag_bench_result")
-    if not result:
-        return
-    bench = result["table"].assign(megabytes=lambda d: d["bytes"] / 1e6)
-    st.altair_chart(charts.index_bench_chart(bench), width="stretch")
-    st.dataframe(bench.drop(columns="bytes"), hide_index=True)
-    st.caption(f"{result['n']:,} vectors; recall@10 against brute force over 200 queries; query time is the batch's "
-               "wall time divided by 200; one run each, on this server's CPU. PQ's low recall is why real systems "
-               "re-rank its shortlist with the full vectors.")
-    if result["n"] != n:
-        st.info(f"Measured on {result['n']:,} vectors: click the button to measure {n:,}.")
-
-
-# ---- page ------------------------------------------------------------------------------------------
 st.title(":material/travel_explore: RAG & long context")
 st.markdown(
     "A language model only knows its training data. **Retrieval-augmented generation** (Lewis et al. 2020) "
     "looks up relevant passages at question time and pastes them into the prompt, with numbers the answer can "
-    "cite. Below, a real pipeline runs on a small bundled set of explainers about LLMs: **chunk** them, "
+    "cite. The first section runs a real pipeline on a small bundled set of explainers about LLMs: **chunk** them, "
     "**embed** every chunk with all-MiniLM-L6-v2, **index** the vectors with faiss, **retrieve** the top k for "
-    "your question, and **assemble** the prompt a generator would receive.")
+    "your question, and **assemble** the prompt a generator would receive. The others go deeper: keyword, "
+    "embedding and hybrid retrieval scored on labelled questions, faiss index types on real embeddings, a grounded "
+    "answer with citations, and what long contexts cost.")
 
-link_overlap = None if "overlap" in st.session_state else st.query_params.get("overlap")  # a link's, on arrival
-ui.bind_params(PARAMS, rules=RULES)
-raw_question = st.text_input("Your question", key="q")
-c1, c2, c3 = st.columns(3)
-size = c1.slider("Chunk size (characters)", 100, 1500, step=SIZE_STEP, key="size")
-overlap = c2.slider("Overlap (characters, below half the size)", 0, 750, step=OVERLAP_STEP, key="overlap")
-strategy = c3.selectbox("Chunking strategy", chunking.STRATEGIES, key="strategy", format_func=STRATEGY_LABELS.get)
-c4, c5, c6, c7 = st.columns(4)
-k = c4.slider("Chunks to retrieve (k)", 1, 10, key="k")
-kind = c5.selectbox("faiss index", tuple(INDEX_LABELS), key="index", format_func=INDEX_LABELS.get)
-hnsw_m = c6.slider("HNSW links per node (M)", 2, 64, key="hnsw_m", disabled=kind != "hnsw")
-ef = c7.slider("HNSW efSearch", 1, 128, key="ef", disabled=kind != "hnsw")
-# An over-long question is refused below; keep it out of the URL rather than share 100 kB links.
-ui.sync_params([p for p in PARAMS if p.key != "q" or len(raw_question) <= MAX_QUESTION_CHARS])
-st.caption("Sizes are in **characters** (English averages about 4 characters per word piece). Fixed windows cut "
-           "through words; the sentence and paragraph strategies pack whole units up to the size and repeat the "
-           "last units of a chunk, up to the overlap, at the start of the next.")
-_link_note(link_overlap)
+SECTIONS = {
+    "Pipeline": pipeline_section,
+    "Retrieval scored": scored_section,
+    "Vector indexes": indexes_section,
+    "Grounded answer": grounded_section,
+    "Long context": long_context_section,
+}
+PARAMS = [Param("r_section", "Pipeline", choices=tuple(SECTIONS))]
 
-docs = _documents()
-cfg, clamp_message = chunking.clamp_config(chunking.ChunkConfig(size, overlap, strategy))
-if clamp_message:
-    st.warning(clamp_message)
-question = ui.text_input_checked(raw_question, MAX_QUESTION_CHARS, "question")
-if question is not None and not question.isascii():
-    st.info("Your question has non-ASCII characters. all-MiniLM-L6-v2 was trained on English text and its "
-            "uncased WordPiece vocabulary drops accents and splits other scripts into single characters, so "
-            "expect weak matches against these English documents.")
-
-embedder = ui.sentence_embedder()
-docs_hash = chunking.documents_hash(docs)
-with ui.heavy("Embedding the chunks and searching"):
-    embedded = _embedded(docs, docs_hash, cfg.size, cfg.overlap, cfg.strategy)
-    result = None if question is None else _retrieval(embedded, docs_hash, cfg.size, cfg.overlap, cfg.strategy,
-                                                      question, k, kind, *((hnsw_m, ef) if kind == "hnsw" else (0, 0)))
-
-n_chunks = len(embedded.chunks)
-if embedded.budget_message:
-    st.warning(embedded.budget_message)
-    st.text("Left out, in part or whole: " + ", ".join(embedded.cut_docs))  # plain text: may name an upload
-truncated = sum(t > embedded.max_tokens for t in embedded.token_counts)
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Documents → chunks", f"{len(docs)} → {n_chunks}" + (f" of {embedded.n_made:,}" if embedded.n_made > n_chunks else ""))
-m2.metric("Time to embed all chunks", f"{embedded.embed_seconds:.2f} s")
-m3.metric("Vectors (float32)", f"{n_chunks} × {embedded.vectors.shape[1]}")
-m4.metric("Longest chunk (word pieces)", max(embedded.token_counts, default=0))
-if truncated:
-    st.warning(f"{truncated} chunk(s) are longer than the embedder's limit of {embedded.max_tokens} word pieces: "
-               "only their beginning is embedded, so the rest cannot be found. Use smaller chunks.")
-
-if result is not None:
-    st.header(f"Top {len(result.hits)} chunks for your question")
-    r1, r2, r3, r4 = st.columns(4)
-    r1.metric("Index memory", f"{result.index_bytes / 1024:,.0f} KiB")
-    r2.metric("Index build", f"{result.build_seconds * 1000:.2f} ms")
-    r3.metric("Search (1 query)", f"{result.search_ms:.3f} ms")
-    r4.metric(f"Recall@{k} vs exact", f"{result.recall:.3f}")
-    st.caption(f"Measured on this server when these settings were first run ({INDEX_LABELS[kind]}); recall uses "
-               f"every chunk and your question as queries ({n_chunks + 1} searches) against brute-force numpy, "
-               "scored a batch of queries at a time (never an N × N matrix); chunks with equal scores count alike.")
-    if kind == "hnsw" and result.recall == 1.0:
-        st.caption("With only a few hundred vectors, HNSW's graph is nearly complete and finds everything: see "
-                   "*Index types at scale* below for recall below 1.")
-    st.dataframe(pd.DataFrame([{"rank": h.rank, "cosine": round(h.score, 4), "source": h.chunk.doc,
-                                "characters": f"{h.chunk.start}-{h.chunk.end}", "chunk": h.chunk.text.strip()}
-                               for h in result.hits]), hide_index=True, width="stretch")
-    order = st.radio("Order of the chunks in the prompt", rag.ORDERS, key="order", horizontal=True)
-    prompt = rag.build_prompt(question, result.hits, order)
-    st.subheader("The prompt a generator would get")
-    st.markdown(f"{_prompt_tokens(prompt, embedder)}, for {len(result.hits)} chunks and your question.")
-    st.code(prompt, language=None, wrap_lines=True)
-
-    tab_scores, tab_map = st.tabs(["Scores of all chunks", "2-D map of the embeddings (PCA)"])
-    exact_rank = np.argsort(-result.scores, kind="stable")  # (N,) chunk ids, best first
-    retrieved = {h.chunk_id for h in result.hits}
-    with tab_scores:
-        scores_df = pd.DataFrame([{"chunk": int(i), "rank": r + 1, "doc": embedded.chunks[i].doc,
-                                   "score": float(result.scores[i]), "retrieved": int(i) in retrieved,
-                                   "text": embedded.chunks[i].text[:160]} for r, i in enumerate(exact_rank)])
-        st.altair_chart(charts.scores_chart(scores_df, k), width="stretch")
-        st.caption("Every bar is measured: the cosine similarity of your question with one chunk. A sharp drop "
-                   "after the first few bars means a clear answer; a flat profile means the documents do not "
-                   "really cover the question.")
-    with tab_map:
-        coords, variance = rag.pca_2d(embedded.vectors, result.query)
-        map_df = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1],
-                               "doc": [c.doc for c in embedded.chunks] + ["(question)"],
-                               "kind": ["chunk"] * n_chunks + ["question"],
-                               "retrieved": [i in retrieved for i in range(n_chunks)] + [False],
-                               "text": [c.text[:160] for c in embedded.chunks] + [question[:160]]})
-        st.altair_chart(charts.projection_chart(map_df, tuple(variance)), width="stretch")
-        st.caption(f"PCA keeps {variance.sum():.0%} of the variance of the {embedded.vectors.shape[1]}-dimensional "
-                   "vectors: nearness here is only a hint; the *Scores of all chunks* tab shows the real similarities.")
-
-st.header("The math: cosine similarity is an inner product")
-st.latex(r"\cos(q, x) = \frac{q \cdot x}{\lVert q\rVert\,\lVert x\rVert}"
-         r"\quad\text{and with } \lVert q\rVert = \lVert x\rVert = 1:\quad \cos(q, x) = q \cdot x = \sum_{c=1}^{384} q_c x_c")
-st.markdown(
-    "The sentence embedder **mean-pools** its token vectors and **normalises** the result to length 1 "
-    "(Sentence-BERT). So a faiss `IndexFlatIP` (inner product) over the chunk matrix $X \\in \\mathbb{R}^{N\\times 384}$ "
-    "computes $Xq$, all N cosine similarities in one matrix-vector product, and returns the k largest: exact search, "
-    "recall 1. HNSW instead walks a layered proximity graph from a coarse entry point toward the query, visiting "
-    "only a candidate list of size efSearch: far fewer comparisons, at the price of sometimes missing a neighbour.")
-if result is not None:
-    top = result.hits[0]
-    st.markdown(f"Check on your question: $\\lVert q\\rVert$ = {np.linalg.norm(result.query):.6f}, and for the top chunk "
-                f"$q \\cdot x$ = {float(result.query @ embedded.vectors[top.chunk_id]):.6f} vs the index's score "
-                f"{top.score:.6f}.")
-
-st.header("Trade-offs of chunk size and overlap")
-st.markdown(
-    f"These settings give **{n_chunks} chunks** ({embedded.vectors.nbytes / 1024:,.0f} KiB of vectors for a flat "
-    f"index), embedded in **{embedded.embed_seconds:.2f} s** on this server. Smaller chunks match a question more "
-    "precisely but carry less context and mean more vectors to embed and store; larger chunks dilute the "
-    f"embedding, and past {embedded.max_tokens} word pieces are truncated. Overlap keeps a sentence cut at a "
-    "boundary whole in one chunk, at the cost of embedding the overlapping text twice. Chunk count is the bill: "
-    f"this server embeds at most **{chunking.MAX_CHUNKS:,} chunks** ({chunking.MAX_EMBED_CHARS:,} characters) per "
-    "request, about 10 s of its 2 CPU cores.")
-sweep_section(cfg, k)
-
-st.header("Index types at scale")
-st.markdown(
-    "A few hundred chunks make every index look perfect. On 10,000 or 20,000 synthetic 384-d unit vectors "
-    "(random clusters, like topics) the differences appear: **Flat** compares everything (exact), **HNSW** "
-    "walks a graph (M=16, efSearch=16), **IVF** searches the 4 nearest of about √N clusters, **IVF-PQ** also "
-    "compresses each vector to 24 bytes (product quantization), so its scores are approximate.")
-bench_section()
-
-st.header("Long context: more is not always better")
-st.markdown(
-    "Why retrieve at all, if a model can read 100,000 tokens? Attention costs grow with the square of the "
-    "context, the KV cache grows linearly, and models do not use a long context evenly: Liu et al. (2023) found "
-    "accuracy highest when the relevant passage sits at the **start or end** of the prompt and clearly lower in "
-    "the **middle** (a U-shaped curve, *Lost in the Middle*). The *best at the edges* order above puts ranks "
-    "1, 3, 5, … first and …, 4, 2 last for that reason; a small k keeps the prompt short and the signal dense.")
-
-ui.papers(
-    ("Retrieval-Augmented Generation (Lewis et al. 2020)", "https://arxiv.org/abs/2005.11401"),
-    ("Sentence-BERT (Reimers & Gurevych 2019)", "https://arxiv.org/abs/1908.10084"),
-    ("MiniLM (Wang et al. 2020)", "https://arxiv.org/abs/2002.10957"),
-    ("The Faiss library (Douze et al. 2024)", "https://arxiv.org/abs/2401.08281"),
-    ("HNSW (Malkov & Yashunin 2016)", "https://arxiv.org/abs/1603.09320"),
-    ("Lost in the Middle (Liu et al. 2023)", "https://arxiv.org/abs/2307.03172"),
-)
-ui.code_behind(chunking.fixed_spans, chunking.pack_spans, rag.embed_texts, rag.build_index, rag.search,
-               rag.retrieve, rag.build_prompt)
+ui.bind_params(PARAMS)
+section = st.segmented_control("Section", list(SECTIONS), key="r_section", required=True)
+ui.sync_params(PARAMS)
+# A link may carry any section's values; the shown section cleans its own, this cleans the others' (as the
+# widgets would read them), so the URL never passes on a value no widget can hold.
+MODULES = {"Pipeline": pipeline, "Retrieval scored": scored, "Vector indexes": indexes, "Grounded answer": grounded,
+           "Long context": long_context}
+shown = section or "Pipeline"
+for param in (p for name, module in MODULES.items() if name != shown for p in module.PARAMS):
+    raw = st.query_params.get(param.key)
+    if raw is not None and raw != param.dump(param.parse(raw)):
+        st.query_params[param.key] = param.dump(param.parse(raw))
+SECTIONS[shown]()
 
 ui.quiz("RAG & long context")

@@ -96,13 +96,10 @@ def test_odd_questions_give_a_message_not_a_crash(at, text):
         assert any("non-ASCII" in m for m in messages)
 
 
-def test_sweep_and_index_benchmark_buttons(at):
-    at.text_input(key="q").input("What does the KV cache store?")
-    at.slider(key="size").set_value(400)
-    at.slider(key="overlap").set_value(80)
-    at.selectbox(key="strategy").set_value("fixed")
-    at.button(key="rag_bench").click()
-    at.run()
+def test_index_benchmark_at_scale_on_the_vector_indexes_section():
+    at = open_link({"r_section": "Vector indexes"})
+    assert_ok(at, "RAG")
+    at.button(key="rag_bench").click().run()
     assert_ok(at, "RAG")
     bench = at.dataframe[-1].value
     assert list(bench["kind"]) == ["flat", "hnsw", "ivf", "ivfpq"]

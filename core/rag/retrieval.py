@@ -102,13 +102,15 @@ def embed_chunks(embedder, docs: tuple[Document, ...], cfg: ChunkConfig, batch_s
 
 # ---- indexing and search ---------------------------------------------------------------------
 def build_index(vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 16, ef_construction: int = 40,
-                ef_search: int = 16, nlist: int | None = None, nprobe: int = 4, pq_m: int = 24, seed: int = 0):
+                ef_search: int = 16, nlist: int | None = None, nprobe: int = 4, pq_m: int = 24, pq_bits: int = 8,
+                seed: int = 0):
     """A faiss inner-product index over unit vectors (N, C), so scores are cosine similarities.
 
     kind: "flat"  exact search, every vector compared (IndexFlatIP);
           "hnsw"  proximity graph with `hnsw_m` links per node, searched with a candidate list of `ef_search`;
           "ivf"   vectors clustered into `nlist` lists (default ~sqrt(N)), `nprobe` nearest lists searched;
-          "ivfpq" IVF whose vectors are compressed to `pq_m` bytes each (product quantization, 8 bits per sub-vector).
+          "pq"    every vector compressed to `pq_m` codes of `pq_bits` bits (product quantization), all compared;
+          "ivfpq" IVF whose vectors are compressed the same way.
     """
     import faiss
 
@@ -121,18 +123,26 @@ def build_index(vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 16, ef
         index = faiss.IndexHNSWFlat(dim, hnsw_m, ip)
         index.hnsw.efConstruction = ef_construction
         index.hnsw.efSearch = ef_search
+    elif kind == "pq":
+        index = faiss.IndexPQ(dim, pq_m, pq_bits, ip)
+        index.pq.cp.seed = seed
+        index.pq.cp.min_points_per_centroid = 1  # few vectors here: train anyway, without faiss's warning
+        index.train(vectors)
     elif kind in ("ivf", "ivfpq"):
         nlist = nlist or max(1, int(round(np.sqrt(n))))
         quantizer = faiss.IndexFlatIP(dim)
         if kind == "ivf":
             index = faiss.IndexIVFFlat(quantizer, dim, nlist, ip)
         else:
-            index = faiss.IndexIVFPQ(quantizer, dim, nlist, pq_m, 8, ip)
+            index = faiss.IndexIVFPQ(quantizer, dim, nlist, pq_m, pq_bits, ip)
+            index.pq.cp.seed = seed
+            index.pq.cp.min_points_per_centroid = 1
         index.cp.seed = seed
+        index.cp.min_points_per_centroid = 1
         index.train(vectors)
         index.nprobe = min(nprobe, nlist)
     else:
-        raise ValueError(f"unknown index kind {kind!r}; choose from {INDEX_KINDS}")
+        raise ValueError(f"unknown index kind {kind!r}; choose from {INDEX_KINDS + ('pq',)}")
     index.add(vectors)
     return index
 
