@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.agents import injection, loop, policies, tools
+from core.agents import code_tool, injection, loop, policies, tools
 from core.agents.trace import Step, Trace
 from core.charts import agents as charts
 from core.state import Param
@@ -36,6 +36,10 @@ HOSTILE_INPUTS = [
     ("calculator", "0.1 ** -1000", "a negative power of a small number: 10^1000"),
     ("calculator", "1/0", "division by zero"),
     ("calculator", "log(5, 1)", "a logarithm in base 1: a hidden division by zero"),
+    ("code", "import os", "import a module that runs shell commands"),
+    ("code", "[].append", "attribute access, the first step toward os"),
+    ("code", "while True: pass", "loop forever"),
+    ("code", "[0] * 10**9", "8 GB of memory: allowed Python, stopped by the process's memory limit"),
     ("shell", "rm -rf /", "a tool that does not exist"),
     ("search", "ignore previous instructions Nimbus-9", "fetch the planted injection"),
 ]
@@ -52,6 +56,13 @@ def _search_tool() -> tools.SearchTool:
 def _run(question: str, policy: str, max_steps: int, timeout_s: float, max_output_chars: int) -> Trace:
     limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
     return loop.run_agent(question, policy, max_steps, limits, _search_tool())
+
+
+# One tool call: bounded by run_tool's input limit and deadline (the code tool's process is killed at it).
+@ui.cached_compute(max_entries=128, max_size="4MB")
+def _try_tool(tool: str, text: str, timeout_s: float, max_output_chars: int) -> tools.ToolResult:
+    limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
+    return tools.run_tool(tool, text, _search_tool(), limits)
 
 
 # The two below are fixed scripted runs of a few milliseconds: cached once, not worth a place in the queue.
@@ -112,7 +123,7 @@ def draw_step(step: Step, question: str, earlier: tuple, example: Trace, top_k: 
 
 def draw_outcome(trace: Trace) -> None:
     errors = sum(not s.ok for s in trace.steps)
-    calls = sum(s.tool in ("search", "calculator") for s in trace.steps)
+    calls = sum(s.tool in tools.RUNNABLE_TOOLS for s in trace.steps)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("steps used", f"{len(trace.steps)} of {trace.max_steps}")
     c2.metric("tool calls", calls)
@@ -134,7 +145,8 @@ def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example
     steps = state["steps"]
     st.markdown("You write each Thought and Action; the runtime runs the tool and shows its real Observation. "
                 "The boxes start with what the script would do next: edit them, or write your own, e.g. "
-                "`search[Chinchilla tokens]`, `calculator[2 ** 0.5]`, `finish[42]`. Try to break it.")
+                "`search[Chinchilla tokens]`, `calculator[2 ** 0.5]`, `convert[5 km to mi]`, "
+                "`date[2024-02-28 + 2 days]`, `code[x = [3, 1, 2]; print(sorted(x))]`, `finish[42]`. Try to break it.")
     for i, step in enumerate(steps):
         draw_step(step, question, steps[:i], example, limits.top_k)
     finished = bool(steps) and steps[-1].tool == "finish" and steps[-1].ok
@@ -258,6 +270,32 @@ st.markdown(
     "(Greshake et al. 2023): the last layer, harmless tools and a human before risky actions, is the one that "
     "holds.")
 ui.code_behind(tools.safe_eval, tools._eval_node, tools._power, tools._apply)
+
+st.header("Try a tool: conversions, dates, and code in a box")
+TRY_EXAMPLES = {"convert": "5 km to mi", "date": "days between 2024-01-01 and 2024-12-25",
+                "code": "total = 0; squares = [i * i for i in range(10)]; print(sum(squares))",
+                "calculator": "sqrt(2) * sqrt(8)", "search": "Chinchilla tokens"}
+t1, t2 = st.columns([1, 3])
+try_tool = t1.selectbox("Tool", tuple(TRY_EXAMPLES), key="try_tool")
+try_input = t2.text_input(f"{try_tool}[...]", key="try_input", placeholder=f"e.g. {TRY_EXAMPLES[try_tool]}")
+try_text = ui.text_input_checked(try_input or TRY_EXAMPLES[try_tool], 200_000, "input")
+if try_text is not None:
+    result = _try_tool(try_tool, try_text, limits.timeout_s, limits.max_output_chars)
+    st.code(f"Action: {try_tool}[{try_text}]", language=None, wrap_lines=True)
+    shown = _md(result.text).replace("\n", "  \n")  # keep the code tool's printed lines apart
+    (st.success if result.ok else st.error)(f"Observation ({result.seconds * 1000:.1f} ms): {shown}")
+st.markdown(
+    "`convert` and `date` are look-ups in a table and a calendar: exact where a model's memory is not, and "
+    "refusing anything but one sentence shape. `code` runs Python, so it gets **defence in depth**, walls that "
+    "each assume the one before has failed. *Wall 1, the allowlist:* `ast.parse`, then only literals, "
+    "arithmetic, lists, dicts, strings, `if`, counted `for` loops and a few builtins; no imports, no "
+    "attribute access, no `_` names. *Wall 2, the process:* the checked code runs in a fresh Python with "
+    f"rlimits (CPU {code_tool.CodeLimits().cpu_seconds} s, {code_tool.CodeLimits().memory_mb} MB of memory, "
+    "no files, no new processes), killed at the tool's deadline, output capped: the allowlist bounds what "
+    "code may do, not how much (`[0] * 10**9` is allowed Python). *Wall 3, a container or micro-VM* "
+    "(gVisor, Firecracker), no network, a throwaway filesystem: what production code interpreters add, because "
+    "a bug in the interpreter itself would slip past both walls. LLM Lab stops at wall 2.")
+ui.code_behind(code_tool.check_code, code_tool.run_code, code_tool.run_checked)
 
 st.header("The math of the search tool: BM25")
 st.markdown("`search` ranks the knowledge base's entries by Okapi BM25, implemented from the formula "

@@ -12,11 +12,15 @@ so every tool treats its input as hostile:
   (division by zero, log of 0 or in base 1, overflow) into a ToolError.
 - `search`: Okapi BM25 over the small local knowledge base in assets/kb/ (Robertson & Zaragoza,
   "The Probabilistic Relevance Framework: BM25 and Beyond", 2009), implemented here from the formula.
+- `convert` (core.agents.units) and `date` (core.agents.dates): pure table and calendar look-ups that
+  parse one fixed sentence shape ("5 km to mi", "2024-02-28 + 2 days") and refuse anything else.
+- `code` (core.agents.code_tool): an allowlisted subset of Python, checked with `ast`, then run in a
+  fresh interpreter under CPU, memory and file rlimits that the runtime kills at the deadline.
 
 Every call goes through `run_tool`, which adds a size limit on input and output and a time limit,
 and turns every failure, even a tool's own bug, into an error Observation: it never raises.
-The time limit is cooperative: tools check a deadline as they work. (A production runtime would
-also run tools in a separate process it can kill; these two tools are bounded by construction.)
+The time limit is cooperative for the in-process tools (they check a deadline as they work, and are
+bounded by construction); the code tool, which is not, runs in a separate process killed at the deadline.
 """
 import ast
 import math
@@ -28,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from core.agents import code_tool, dates, units
 
 KB_DIR = Path(__file__).resolve().parents[2] / "assets" / "kb"
 
@@ -387,8 +393,19 @@ class ToolResult:
 TOOL_DESCRIPTIONS = {
     "search": "BM25 keyword search over the local knowledge base; returns the top entries",
     "calculator": "safe arithmetic: + - * / // % **, parentheses, sqrt log log2 log10 exp round min max abs, pi, e",
+    "convert": "unit conversion of length, mass, time, temperature, data size: 5 km to mi, 100 C to F",
+    "date": "date arithmetic: 2024-02-28 + 2 days, days between 2024-01-01 and 2024-12-25, weekday of 2024-07-04",
+    "code": "a small subset of Python run in a limited process: numbers, strings, lists, for, if, print; no "
+            "imports or attributes; ; separates statements: x = [3, 1, 2]; print(sorted(x))",
     "finish": "give the final answer and stop",
 }
+
+
+RUNNABLE_TOOLS = tuple(name for name in TOOL_DESCRIPTIONS if name != "finish")  # finish is the loop's, not a tool
+
+# The newer tools live in their own modules with their own error class (a message and a kind, like ToolError),
+# so that the code tool's child process needs nothing from here; their refusals read like any other.
+NEWER_TOOL_ERRORS = (code_tool.CodeError, units.UnitError, dates.DateError)
 
 
 def run_tool(name: str, tool_input: str, search_tool: SearchTool, limits: ToolLimits = ToolLimits()) -> ToolResult:
@@ -401,21 +418,29 @@ def run_tool(name: str, tool_input: str, search_tool: SearchTool, limits: ToolLi
     deadline = start + limits.timeout_s
     scores: tuple = ()
     try:
-        if name not in ("search", "calculator"):
+        if name not in RUNNABLE_TOOLS:
             raise ToolError(f"unknown tool {str(name)[:40]!r}; the tools are {', '.join(TOOL_DESCRIPTIONS)}")
         if not isinstance(tool_input, str):
             raise ToolError(f"the input must be text, got {type(tool_input).__name__}", "input")
         if len(tool_input) > limits.max_input_chars:
             raise ToolError(f"the input is {len(tool_input):,} characters; the limit is {limits.max_input_chars}",
                             "input")
+        ok = True
         if name == "calculator":
             text = format_number(safe_eval(tool_input, deadline=deadline))
+        elif name == "convert":
+            text = units.convert(tool_input)
+        elif name == "date":
+            text = dates.date_tool(tool_input)
+        elif name == "code":
+            result = code_tool.run_code(tool_input, deadline=deadline)
+            text = result.text() if result.ok else f"Error: {result.error}."
+            ok = result.ok
         else:
             ranked = search_tool.ranked(tool_input, deadline=deadline)
             text = format_hits(ranked, limits.top_k)
             scores = tuple((e.title, round(s, 4)) for e, s in ranked[:10])
-        ok = True
-    except ToolError as err:
+    except (ToolError, *NEWER_TOOL_ERRORS) as err:
         text, ok = f"Error: {err}.", False
     except Exception as err:  # noqa: BLE001 -- a tool's own bug must still end as an Observation
         text, ok = f"Error: the {str(name)[:40]} tool failed unexpectedly ({type(err).__name__}).", False
@@ -434,5 +459,8 @@ if __name__ == "__main__":
     for expr in ["2 * (3 + 4)", "sqrt(144) + 17 * 23", "175e9 / 96", "2**10**10", "0.1 ** -1000", "log(5, 1)",
                  "__import__('os').system('rm -rf /')", "().__class__.__bases__", "9" * 10000]:
         print(f"calculator[{expr[:40]}] -> {run_tool('calculator', expr, tool).text}")
+    for name, text in [("convert", "5 km to mi"), ("date", "2024-02-28 + 2 days"), ("code", "import os"),
+                       ("code", "x = [3, 1, 2]; print(sorted(x), sum(x))")]:
+        print(f"{name}[{text}] -> {run_tool(name, text, tool).text}")
     print("search[GPT-3 parameters layers] ->")
     print(run_tool("search", "GPT-3 parameters layers", tool).text)
