@@ -1,5 +1,5 @@
 """Multimodal: a tiny CLIP that matches pictures with captions, zero-shot classification, pictures as
-patch tokens (ViT), and how LLaVA feeds image features to a language model."""
+patch tokens (ViT), how LLaVA feeds image features to a language model, and a tiny CLIP trained live."""
 import random
 
 import numpy as np
@@ -21,6 +21,7 @@ from core.multimodal.shapes import (
     random_spec,
 )
 from core.state import Param
+from ui.multimodal import train_clip
 
 DEMO_SIZE = 96  # the patch demo draws the picture at 96×96: many divisors to choose P from
 PATCH_SIZES = (4, 6, 8, 12, 16, 24, 32, 48)
@@ -29,6 +30,8 @@ VIEW_HELP = {"cosine": "cosine similarity cos(image i, caption j)",
              "logits": "logits exp(t)·cos, what the loss sees",
              "softmax": "softmax over captions for each picture"}
 SOURCES = ("generated", "upload")
+MAX_PROMPTS, MAX_PROMPT_CHARS = 12, 80  # the learner's own zero-shot prompts: one a line
+DEFAULT_PROMPTS = "a photo of a red circle\na photo of a red square\na photo of a blue circle\na drawing of a cat"
 
 PARAMS = [
     Param("batch", 8, 4, 12, step=1),
@@ -41,6 +44,9 @@ PARAMS = [
     Param("seed", 1, 0, 999_999, step=1),
     Param("labels", tiny_clip.LABEL_SETS[0], choices=tiny_clip.LABEL_SETS),
     Param("patch", 16, choices=PATCH_SIZES),
+    Param("own_prompts", False),
+    Param("prompts", DEFAULT_PROMPTS, max_len=MAX_PROMPTS * (MAX_PROMPT_CHARS + 1)),
+    *train_clip.PARAMS,
 ]
 
 
@@ -75,6 +81,15 @@ def _zero_shot_generated(shape: str, colour: str, position: str, seed: int, labe
 def _zero_shot_upload(small: np.ndarray, labels: str) -> tiny_clip.ZeroShotResult:
     model, tokenizer = ui.clip()
     return tiny_clip.zero_shot(model, tokenizer, _prep(), small, labels)
+
+
+@ui.cached_compute(max_entries=128, max_size="4MB")
+def _zero_shot_prompts(small: np.ndarray, prompts: tuple[str, ...]) -> np.ndarray:
+    """Softmax over the learner's prompts (N,) for one picture: zero-shot with labels chosen at test time."""
+    model, tokenizer = ui.clip()
+    image_embeds = tiny_clip.embed_images(model, tiny_clip.preprocess([small], _prep()))  # (1, E)
+    text_embeds = tiny_clip.embed_texts(model, tokenizer, list(prompts))  # (N, E)
+    return tiny_clip.clip_logits(image_embeds, text_embeds, model.logit_scale.exp().item())[0].softmax(-1).numpy()
 
 
 @ui.cached_compute(max_entries=32, max_size="8MB")
@@ -219,8 +234,29 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, uploaded: bool, tr
                   "square with white, shrunk to 32×32; anything but a flat shape on white is out of distribution "
                   "and the probabilities then mean little. ")
                + f"Accuracy of the bundled model on held-out pictures: {_accuracy_line()}")
+    if st.toggle("✍️ Write your own prompts", key="own_prompts"):
+        own_prompts_ui(small)
     ui.code_behind(tiny_clip.zero_shot, tiny_clip.preprocess, uploads.to_model_picture, uploads.check_header,
                    uploads.load_upload)
+
+
+def own_prompts_ui(small: np.ndarray) -> None:
+    text = st.text_area(f"One prompt a line (at most {MAX_PROMPTS} lines of {MAX_PROMPT_CHARS} characters)",
+                        key="prompts", max_chars=MAX_PROMPTS * (MAX_PROMPT_CHARS + 1))
+    text = text[: MAX_PROMPTS * (MAX_PROMPT_CHARS + 1)]  # the widget's limit, also for a crafted client
+    prompts = tuple(dict.fromkeys(line.strip()[:MAX_PROMPT_CHARS] for line in text.splitlines() if line.strip()))
+    if len(prompts) < 2:
+        st.info("Write at least two different prompts: zero-shot picks the most similar one.")
+        return
+    prompts = prompts[:MAX_PROMPTS]
+    with ui.heavy("Classifying with your prompts"):
+        probs = _zero_shot_prompts(small, prompts)
+    st.altair_chart(charts.probability_bars(list(prompts), probs, "your prompts", top=MAX_PROMPTS))
+    best = int(np.argmax(probs))
+    st.text(f"Your prompts' winner: {prompts[best]} (p = {probs[best]:.2f})")  # plain text: the learner's words
+    st.caption("The model only ever read captions built from 4 shapes, 6 colours and 5 positions: words outside "
+               "that world (a cat, a drawing) map to tokens it has seen in no caption, so their scores mean little. "
+               "Try rewording a prompt the way the training captions were written.")
 
 
 @st.cache_data(max_entries=1, max_size="1MB", show_spinner=False)
@@ -307,6 +343,11 @@ def llava_section(small: np.ndarray) -> None:
     ui.code_behind(llava.llava_plumbing)
 
 
+def train_section() -> None:
+    st.header("5 · Train a tiny CLIP yourself, live")
+    train_clip.render()
+
+
 # ---- the page ------------------------------------------------------------------------------
 st.title(":material/image: Multimodal")
 ui.explain(
@@ -327,6 +368,8 @@ if ui.require_model("tiny-clip"):
         patches_section(picture, small)
         st.divider()
         llava_section(small)
+    st.divider()
+    train_section()
 
 st.header("The math")
 st.markdown("For a batch of B pairs with unit-length picture embeddings I and caption embeddings T (rows), "
@@ -338,12 +381,14 @@ st.markdown("Zero-shot classification is the first term with the captions replac
             "p(label k | picture) = softmax over k of exp(t)·I·T_k. With random weights every logit is about the "
             "same and L ≈ ln B; a perfect model drives it towards 0.")
 ui.papers(
-    ("CLIP (Radford et al. 2021)", "https://arxiv.org/abs/2103.00020"),
+    ("Learning Transferable Visual Models From Natural Language Supervision: CLIP (Radford et al. 2021)",
+     "https://arxiv.org/abs/2103.00020"),
     ("An Image is Worth 16x16 Words: ViT (Dosovitskiy et al. 2020)", "https://arxiv.org/abs/2010.11929"),
     ("Visual Instruction Tuning: LLaVA (Liu et al. 2023)", "https://arxiv.org/abs/2304.08485"),
     ("Improved Baselines with Visual Instruction Tuning: LLaVA-1.5 (Liu et al. 2023)", "https://arxiv.org/abs/2310.03744"),
     ("Representation Learning with Contrastive Predictive Coding: InfoNCE (van den Oord et al. 2018)",
      "https://arxiv.org/abs/1807.03748"),
+    ("Mind the Gap: the modality gap in contrastive models (Liang et al. 2022)", "https://arxiv.org/abs/2203.02053"),
 )
 ui.sync_params(PARAMS)
 

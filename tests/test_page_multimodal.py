@@ -161,3 +161,51 @@ def test_an_upload_is_decoded_once(monkeypatch):
     at.select_slider(key="patch").set_value(8).run()
     assert_ok(at, "Multimodal")
     assert len(decoded) == 1  # reruns read the cached small picture
+
+
+def test_train_a_tiny_clip_on_its_button_and_keep_it():
+    at = open_page(PAGE)
+    assert any("Train a tiny CLIP" in h.value for h in at.header)
+    assert any("Click **Train**" in i.value for i in at.info)  # nothing trains before the click
+    at.slider(key="clip_steps").set_value(10).run()
+    at.slider(key="clip_batch").set_value(16).run()
+    at.toggle(key="clip_learn_t").set_value(False).run()
+    at.button(key="clip_train").click().run()
+    assert_ok(at, "Multimodal")
+    assert not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert "zero-shot accuracy" in metrics and metrics["1/τ = exp(t), at the end"] == "14.3"  # τ = 0.07, fixed
+    assert any("held-out pictures (circles)" in c.value for c in at.caption)
+    assert at.query_params["clip_steps"] in (["10"], "10")
+    shown = metrics["zero-shot accuracy"]
+    at.select_slider(key="clip_lr").set_value(1e-2).run()  # a rerun with other settings keeps the last run
+    assert_ok(at, "Multimodal")
+    assert {m.label: m.value for m in at.metric}["zero-shot accuracy"] == shown
+    assert any("settings have changed" in c.value for c in at.caption)
+
+
+def test_clip_training_settings_from_the_url_are_clamped():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at.query_params.update({"clip_steps": "100000", "clip_batch": "13", "clip_temperature": "0", "clip_seconds": "999"})
+    at.run()
+    at.switch_page(PAGE).run()
+    assert_ok(at, "Multimodal")
+    assert at.slider(key="clip_steps").value == 300 and at.slider(key="clip_batch").value == 16
+    assert at.select_slider(key="clip_temperature").value == 0.07 and at.slider(key="clip_seconds").value == 60
+
+
+def test_zero_shot_with_prompts_the_learner_writes():
+    at = open_page(PAGE)
+    at.toggle(key="own_prompts").set_value(True).run()
+    assert_ok(at, "Multimodal")
+    assert any("winner: a photo of a red circle" in t.value for t in at.text), [t.value for t in at.text]
+    at.text_area(key="prompts").set_value("[link](https://evil.example)\n\na photo of a green cross").run()
+    assert_ok(at, "Multimodal")
+    assert any("winner:" in t.value for t in at.text)
+    assert not any("evil" in m for m in rendered_as_markdown(at))
+    at.text_area(key="prompts").set_value("only one prompt").run()
+    assert any("at least two" in i.value for i in at.info)

@@ -5,6 +5,7 @@ Modules:
 - uploads: an uploaded picture checked from its header, decoded, turned into an RGB square.
 - clip: the tiny CLIP's preprocessing, embeddings, InfoNCE, similarity matrix and zero-shot classification.
 - clip_training: the tiny CLIP's config, training loop and asset build.
+- clip_live: a smaller CLIP trained live in the page, step by step, with checkpoints and an embedding map.
 - patches: images as ViT patch tokens.
 - llava: LLaVA's wiring, CLIP features projected into the LM's embedding space.
 """
