@@ -64,6 +64,7 @@ def test_causal_mask_changes_the_map():
     at.run()
     assert_ok(at, "Transformer")
     assert float(_metric(at, "max |from scratch − model|")) > 0.01
+    assert float(_metric(at, "max |recomputed output − model|")) > 0.01  # the mask changes the output too
     assert "causal mask" in _messages(at)
 
 
@@ -145,6 +146,50 @@ def test_url_values_land_on_the_slider_grid(params, layer, head, temperature):
     assert_ok(at, "Transformer")
     assert at.slider(key="layer").value == layer and at.slider(key="head").value == head
     assert at.slider(key="temperature").value == pytest.approx(temperature)
+
+
+# ---- attention, completed: the layer's output, the model view, the head view -----------------------------------
+def test_head_view_toggles_heads_and_follows_the_layer():
+    at = open_page(PAGE)
+    assert float(_metric(at, "max |recomputed output − model|")) < 1e-5
+    assert _metric(at, "output (T, C)") == "13 × 384"
+    assert at.pills(key="hv_heads_pick").value == list(range(1, 13))
+    assert at.query_params["hv_heads"] == "all"
+    subheaders = [s.value for s in at.subheader]
+    assert {"Every layer and head at once: the model view", "Lines between tokens: the head view",
+            "The layer's output: probs · V, concatenated, W_O"} <= set(subheaders)
+    at.pills(key="hv_heads_pick").set_value([7, 2])
+    at.slider(key="layer").set_value(3)
+    at.run()
+    assert_ok(at, "Transformer")
+    assert at.query_params["hv_heads"] == "2,7" and at.query_params["layer"] == "3"
+    assert any("for 2 head(s) of layer 3" in c.value for c in at.caption)
+    assert float(_metric(at, "max |recomputed output − model|")) < 1e-5  # layer 3's output now
+    at.pills(key="hv_heads_pick").set_value([]).run()
+    assert_ok(at, "Transformer")
+    assert at.query_params["hv_heads"] == "none" and "Pick at least one head" in _messages(at)
+    assert [s.value for s in at.subheader] == subheaders  # the outline does not depend on the heads
+
+
+@pytest.mark.parametrize("raw, heads, url", [("12,1,5", [1, 5, 12], "1,5,12"), ("none", [], "none"),
+                                             ("0,13", list(range(1, 13)), "all"),
+                                             ("<script>alert(1)</script>", list(range(1, 13)), "all")])
+def test_head_view_heads_come_from_the_url(raw, heads, url):
+    from ui.transformer.basics import PARAMS
+
+    (param,) = [p for p in PARAMS if p.key == "hv_heads"]
+    assert param.parse(raw) == url and param.dump(param.parse(url)) == url  # a clean URL reads back as itself
+    if raw != "12,1,5":
+        return  # one page run is enough: the rest is the Param's parsing
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    at.query_params.update({"hv_heads": raw, "layer": "6"})
+    at.run()
+    assert_ok(at, "Transformer")
+    assert at.pills(key="hv_heads_pick").value == heads
+    assert at.query_params["hv_heads"] == url
+    assert any("for 3 head(s) of layer 6" in c.value for c in at.caption)
 
 
 # ---- the deeper sections, one at a time (`t_section` in the URL) ------------------------------------------------

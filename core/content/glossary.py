@@ -52,10 +52,12 @@ M_CLIP = "1 · Contrastive training makes a diagonal"
 M_ZERO = "2 · Zero-shot classification"
 M_VIT = "3 · A picture is a sentence of patches (ViT)"
 M_LLAVA = "4 · From image features to an LLM (LLaVA)"
+M_TRAIN = "5 · Train a tiny CLIP yourself, live"
 A_LOOP = "The loop, step by step"
 A_POLICY = "Could the tiny LM be the policy?"
 A_HOSTILE = "Hostile input, run live"
 A_BM25 = "The math of the search tool: BM25"
+A_TOOLS = "Try a tool: conversions, dates, and code in a box"
 R_COSINE = "The math: cosine similarity is an inner product"
 R_CHUNKS = "Trade-offs of chunk size and overlap"
 R_INDEX = "faiss indexes on real MiniLM embeddings"
@@ -94,6 +96,12 @@ GLOSSARY: tuple[Entry, ...] = (
     Entry("attention head", "One of H attentions that run side by side in a layer, each with its own query, key "
           "and value projections of size D = C / H; different heads learn different relations.",
           "Transformer", T_MAPS, aliases=("head",)),
+    Entry("model view", "Every attention map of a model at once, one row per layer and one column per head (6 × 12 "
+          "for MiniLM): the quickest way to spot heads that attend to the previous token or park on [SEP].",
+          "Transformer", T_MAPS, "Vig 2019 (arXiv 1906.05714)"),
+    Entry("head view", "One layer's attention drawn as lines from each query token to the key tokens it looks at, "
+          "as opaque as the weight, one colour per head, heads toggled on and off (BertViz).", "Transformer",
+          T_MAPS, "Vig 2019 (arXiv 1906.05714)", ("BertViz",)),
     Entry("query, key and value", "Three vectors projected from each token's hidden state: the query says what "
           "the token looks for, the key what it offers, the value what it hands over when chosen.",
           "Transformer", T_SCRATCH, VASWANI, ("query", "key", "value", "Q, K, V")),
@@ -107,6 +115,9 @@ GLOSSARY: tuple[Entry, ...] = (
     Entry("multi-head attention", "H heads of dimension D = C / H whose outputs are concatenated and mixed by "
           "W_O; the projections cost 4·C² weights, exactly as one head of size C would.", "Transformer", MATH,
           VASWANI, ("MHA",)),
+    Entry("output projection", "W_O, the C × C matrix after attention: it takes the heads' outputs side by side "
+          "(T × C) and mixes them into one T × C output, which the residual adds to the input (BERT's "
+          "attention.output.dense, Llama's o_proj).", "Transformer", T_SCRATCH, VASWANI, ("W_O", "o_proj")),
     Entry("encoder", "A Transformer whose tokens all see each other (no mask), such as BERT or MiniLM: suited to "
           "understanding and embeddings, not to generating text.", "Transformer", MATH),
     Entry("decoder", "A Transformer with a causal mask, such as GPT or Llama, trained to predict each next token "
@@ -384,6 +395,9 @@ GLOSSARY: tuple[Entry, ...] = (
     Entry("position embedding", "A vector added to each token's embedding to say where it sits, learned (BERT, "
           "ViT) or fixed; attention by itself ignores order.", "Multimodal", M_VIT,
           aliases=("positional encoding",)),
+    Entry("modality gap", "In a contrastively trained space, picture embeddings and text embeddings tend to sit in "
+          "two separate regions (cones), even when matching pairs are each other's nearest neighbours.",
+          "Multimodal", M_TRAIN, "Liang et al. 2022 (arXiv 2203.02053)"),
     Entry("LLaVA", "A vision-language model: CLIP patch features, mapped by a trained projection into an LLM's "
           "word-embedding space, are read by the LLM as tokens in front of the text.", "Multimodal", M_LLAVA,
           "Liu et al. 2023 (arXiv 2304.08485)"),
@@ -411,6 +425,9 @@ GLOSSARY: tuple[Entry, ...] = (
     Entry("safe calculator", "Arithmetic parsed with ast.parse and evaluated by walking only allowed nodes under "
           "size limits, instead of eval, which would run any Python a model or a document writes.", "Agents",
           A_HOSTILE, aliases=("eval", "AST")),
+    Entry("defence in depth", "Independent walls around code an agent runs, each assuming the last has failed: an "
+          "allowlist of Python constructs, then a process with CPU and memory limits, then a container or VM.",
+          "Agents", A_TOOLS, aliases=("sandbox", "code interpreter", "rlimit")),
     Entry("BM25", "Keyword ranking: over the query's words, sum IDF × a saturating function of the word's count "
           "in the document, normalised by the document's length (k1, b).", "Agents", A_BM25,
           "Robertson and Zaragoza 2009", ("Okapi BM25",)),

@@ -73,6 +73,23 @@ QUIZZES = {
                     "and Korean Hangul are not, and go through WordPiece like any other word (Hangul is first "
                     "decomposed into jamo by accent stripping).",
                  "1 · Tokens", ("WordPiece", "token")),
+        Question("In MiniLM's attention (C = 384, H = 12, D = 32), for T tokens, what goes into the output "
+                 "projection W_O and what comes out?",
+                 ("T × 384 in (the 12 heads' T × 32 outputs side by side), T × 384 out", "T × 32 in, T × 32 out",
+                  "12 × T × T in (the attention maps), T × 384 out", "T × 384 in, T × 32 out"),
+                 0, "Each head's probs · V is T × D = T × 32; twelve side by side make T × 384 = T × C, and W_O is "
+                    "C × C, so the output has the model's width again, as the residual x + attention(x) needs. "
+                    "W_O is also where the heads' results mix: before it, each head wrote only its own 32 columns.",
+                 "3 · The same attention, from scratch", ("multi-head attention", "output projection")),
+        Question("In the head view, the lines leaving one token in one head carry weights that add up to...",
+                 ("1, because that token's row of the attention map is a softmax over the keys",
+                  "T, the number of tokens", "12, the number of heads",
+                  "it depends on how long the value vectors are"),
+                 0, "Row t of a head's map is softmax(q_t · Kᵀ / √D), a probability distribution over the T keys, "
+                    "so it sums to 1 for any sentence (the lines under 0.05 that are left out hold a little of it). "
+                    "The lines a token receives, its column, follow no such rule: [CLS] and [SEP] often collect "
+                    "far more than 1.",
+                 "2 · Attention maps of a real encoder", ("head view", "attention map", "softmax")),
     ],
     "Pretraining": [
         Question("Growing a BPE vocabulary from 1,000 to 8,000 tokens mostly...",
@@ -528,6 +545,17 @@ QUIZZES = {
                  0, "(224/14)² = 16² = 256 patch features, each projected into the LLM's embedding space. At "
                     "336 pixels (LLaVA-1.5) it is 24² = 576.",
                  "4 · From image features to an LLM (LLaVA)", ("LLaVA", "projector", "ViT patch")),
+        Question("Train with the temperature fixed at τ = 1 (logits = cosine) and B = 32 pairs. Why can the loss "
+                 "never get near 0?",
+                 (("Cosines lie in [−1, 1]: even a perfect match against 31 captions at −1 gets p ≤ e / (e + 31e⁻¹) "
+                   "≈ 0.19, so the loss stays above ln(1 + 31e⁻²) ≈ 1.65"),
+                  "A fixed τ stops the gradients from reaching the encoders",
+                  "With τ = 1 the embeddings are no longer unit length",
+                  "32 pairs are too few negatives to learn from"),
+                 0, "The softmax cannot get confident on logits spread over only [−1, 1] (and 32 unit vectors cannot "
+                    "all be at −1 from each other: the best, a regular simplex, gives ≈ 2.49). Dividing by a small "
+                    "τ widens the range, which is why CLIP learns τ, starting at 0.07 (1/τ ≈ 14.3, capped at 100).",
+                 "5 · Train a tiny CLIP yourself, live", ("logit scale", "InfoNCE")),
     ],
     "Agents": [
         Question("Why does the calculator tool parse an AST instead of calling eval?",
@@ -566,6 +594,14 @@ QUIZZES = {
                     "Schick et al. 2023 (arXiv 2302.04761)) and instruction tuning; the page shows what the tiny "
                     "LM writes instead.",
                  "Could the tiny LM be the policy?", ("policy", "Toolformer")),
+        Question("The code tool's allowlist accepts `x = [0] * 10**9`. What stops it?",
+                 ("The process's memory limit (RLIMIT_AS): allowed code is bounded only by the process",
+                  "The allowlist refuses large numbers", "Python refuses lists over a million items",
+                  "Nothing: the server runs out of memory"),
+                 0, "An allowlist bounds what code may do, not how much: 8 GB of zeros is plain arithmetic. The "
+                    "second wall, a fresh process with CPU and memory rlimits killed at a deadline, stops it; "
+                    "production agents add a third, a container or micro-VM.",
+                 "Try a tool: conversions, dates, and code in a box", ("defence in depth",)),
         Question("In a knowledge base of N = 68 entries, a word found in only one entry has BM25 IDF "
                  "ln(1 + (N − n + 0.5)/(n + 0.5)) of about...",
                  ("3.83", "4.22", "0.01", "68"),

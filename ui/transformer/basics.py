@@ -1,7 +1,10 @@
-"""Transformer · the first section: tokens, the attention maps of a real pretrained encoder (MiniLM), the
-same attention recomputed from scratch, which heads link two tokens, and the next-token distribution of
-the tiny decoder. Its headers stay in pages/transformer.py (glossary entries and quiz questions name them).
+"""Transformer · the first section: tokens, the attention maps of a real pretrained encoder (MiniLM) with
+every layer and head at once and lines between tokens (BertViz's model and head views), the same attention
+recomputed from scratch up to the layer's output, which heads link two tokens, and the next-token
+distribution of the tiny decoder. Its headers stay in pages/transformer.py (glossary entries and quiz
+questions name them); the subheaders here do not move the page's outline.
 """
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,11 +22,43 @@ DEFAULT_PROMPT = "And the LORD said unto"
 MAX_CHARS = 500
 GRID_TOKENS = 32  # the 12-head overview stays light in the browser up to 32 x 32 per head
 TOP_K = 10
+N_HEADS = 12  # MiniLM's heads per layer, the head view's toggles
+HEADS_PICK = "hv_heads_pick"  # the pills' own key: they hold a list, the URL parameter `hv_heads` one string
+
+
+def heads_from_text(text: str, n_heads: int = N_HEADS) -> list[int] | None:
+    """Head numbers from their URL text, None if it is not valid: '3,1' -> [1, 3]; 'all' -> 1..n; 'none' -> []."""
+    text = str(text).strip().lower()
+    if text in ("all", "none"):
+        return list(range(1, n_heads + 1)) if text == "all" else []
+    if not re.fullmatch(r"\d{1,2}(,\d{1,2})*", text, re.ASCII):
+        return None
+    heads = sorted({int(part) for part in text.split(",")})
+    return heads if all(1 <= h <= n_heads for h in heads) else None
+
+
+def heads_to_text(heads: list[int], n_heads: int = N_HEADS) -> str:
+    """The URL text of a set of heads: [3, 1] -> '1,3'; every head -> 'all'; none -> 'none'."""
+    heads = sorted(set(heads))
+    if heads == list(range(1, n_heads + 1)):
+        return "all"
+    return ",".join(map(str, heads)) or "none"
+
+
+@dataclass(frozen=True)
+class HeadsParam(Param):
+    """A set of heads in the URL ('all', 'none' or '1,3,12'); anything else falls back to the default."""
+
+    def parse(self, raw: str) -> str:
+        heads = heads_from_text(raw)
+        return self.default if heads is None else heads_to_text(heads)
+
 
 PARAMS = [
     Param("sentence", DEFAULT_SENTENCE, max_len=MAX_CHARS),
     Param("layer", 1, 1, 6, step=1),
     Param("head", 1, 1, 12, step=1),
+    HeadsParam("hv_heads", "all", max_len=40),
     Param("temperature", 1.0, 0.05, 2.0, step=0.05),
     Param("prompt", DEFAULT_PROMPT, max_len=MAX_CHARS),
 ]
@@ -41,6 +76,12 @@ class EncoderRun:
 def _encoder_attention(text: str) -> attention.EncoderAttention:
     model, tokenizer = ui.encoder()
     return attention.encoder_attention(model, tokenizer, text)
+
+
+@ui.cached_compute(max_entries=64, max_size="32MB")
+def _output_from_scratch(text: str, layer: int, causal: bool) -> attention.ScratchOutput:
+    model, _ = ui.encoder()
+    return attention.attention_output_from_scratch(model, _encoder_attention(text), layer, causal)
 
 
 @ui.cached_compute(max_entries=64, max_size="32MB")
@@ -111,6 +152,51 @@ def attention_maps(run: EncoderRun) -> None:
     st.caption(f"Layer {layer}, every head"
                + (f"; the first {GRID_TOKENS} of {len(res.tokens)} tokens in each small map." if cut else "."))
     st.altair_chart(charts.heads_grid(res.attentions[layer - 1, :, :T, :T]))
+    model_view(run)
+    head_view(run)
+
+
+def model_view(run: EncoderRun) -> None:
+    res = run.result
+    st.subheader("Every layer and head at once: the model view")
+    L, H = res.attentions.shape[:2]
+    T = min(len(res.tokens), charts.model_view_tokens(L, H))
+    st.markdown(
+        f"All {L * H} maps of the model for your sentence, one row per layer, one column per head (BertViz calls "
+        "this the *model view*). Early layers tend to look at neighbours (bands next to the diagonal), later ones "
+        "gather on `[CLS]`, `[SEP]` and punctuation (bright columns): a head with nothing to do parks its weight "
+        "there.")
+    if T < len(res.tokens):
+        st.caption(f"The first {T} of {len(res.tokens)} tokens in each map: {L} × {H} maps of {T} × {T} cells "
+                   f"keep the chart under {charts.MODEL_VIEW_MAX_ROWS:,} cells for the browser.")
+    st.altair_chart(charts.model_view(res.attentions[:, :, :T, :T]))
+
+
+def head_view(run: EncoderRun) -> None:
+    res, layer = run.result, run.layer
+    st.subheader("Lines between tokens: the head view")
+    st.markdown(
+        f"Layer {layer} (the slider above), drawn as BertViz draws it: each token on the left sends a line to "
+        "every token on the right it looks at, as opaque as the weight, one colour per head. Toggle heads to "
+        "compare them, and hover a token on the left to keep only its lines.")
+    H = res.attentions.shape[1]
+    if HEADS_PICK not in st.session_state:  # first run, or back from another section: start from the URL
+        picked = heads_from_text(st.session_state.get("hv_heads", "all"), H)
+        st.session_state[HEADS_PICK] = list(range(1, H + 1)) if picked is None else picked
+    heads = st.pills("Heads shown", list(range(1, H + 1)), selection_mode="multi", key=HEADS_PICK)
+    st.session_state["hv_heads"] = heads_to_text(heads, H)
+    if not heads:
+        st.info("Pick at least one head to draw its lines.")
+        return
+    T = min(len(res.tokens), GRID_TOKENS)
+    weights = res.attentions[layer - 1, :, :T, :T]  # (H, T, T)
+    st.altair_chart(charts.head_view(res.tokens[:T], weights, heads), width="content")
+    kept = int((weights[[h - 1 for h in heads]] >= charts.HEAD_VIEW_MIN_WEIGHT).sum())
+    st.caption(f"{kept:,} lines of weight ≥ {charts.HEAD_VIEW_MIN_WEIGHT} for {len(heads)} head(s) of layer {layer}; "
+               "lighter ones are left out to keep the picture (and the browser) light. Each token's lines in one "
+               "head carry weights summing to at most 1, since its row of the map is a softmax."
+               + (f" The first {T} of {len(res.tokens)} tokens." if T < len(res.tokens) else ""))
+    ui.code_behind(charts.head_view, label="The drawing code (arrays in, chart out)")
 
 
 def from_scratch(run: EncoderRun) -> None:
@@ -141,6 +227,42 @@ def from_scratch(run: EncoderRun) -> None:
                                              + (" (causal)" if causal else "")))
     ui.code_behind(attention.attention_from_scratch, attention.head_projections,
                    attention.scaled_dot_product_attention, attention.softmax)
+    output_from_scratch(run, causal)
+
+
+def output_from_scratch(run: EncoderRun, causal: bool) -> None:
+    layer = run.layer
+    st.subheader("The layer's output: probs · V, concatenated, W_O")
+    st.markdown(
+        f"The map only says where to look; what a head hands on is the average of the **values** V with those "
+        f"weights. Do it for all 12 heads of layer {layer}, put the 12 results side by side, and mix them with one "
+        "more matrix, the output projection W_O (BERT's `attention.output.dense`). That is the attention's "
+        "output, which the model caught here with a forward hook; BERT then adds the residual and a LayerNorm "
+        "(traced in the section *The block*).")
+    st.latex(r"\mathrm{head}_h = P_h V_h, \quad V_h = X W_V^h + b_V^h, \qquad "
+             r"\mathrm{out} = [\mathrm{head}_1; \dots; \mathrm{head}_{12}]\, W_O^\top + b_O")
+    with ui.heavy("Recomputing the layer's output"):
+        out = _output_from_scratch(run.text, layer - 1, causal)
+    H, T, D = out.head_outputs.shape
+    C = out.concat.shape[1]
+    st.dataframe(pd.DataFrame([
+        ("values, per head", "V_h = X W_V^h + b_V^h", "(T, D) each", f"{H} × ({T}, {D})"),
+        ("head outputs", "head_h = P_h · V_h", "(T, T)·(T, D) → (T, D) each", f"{H} × ({T}, {D})"),
+        ("concatenated", "[head_1; …; head_H]", "(T, H·D) = (T, C)", f"({T}, {C})"),
+        ("output projection", "concat · W_Oᵀ + b_O", "(T, C)·(C, C) → (T, C)", f"({T}, {C})"),
+    ], columns=["step", "formula", "shape", "this sentence"]), hide_index=True)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("max |recomputed output − model|", f"{out.max_abs_diff:.1e}")
+    c2.metric(f"max |probs − model|, all {H} heads", f"{out.probs_diff:.1e}")
+    c3.metric("output (T, C)", " × ".join(map(str, out.output.shape)))
+    if causal:
+        st.info("With the causal mask on, the maps change and so does the output: the difference above is the "
+                "mask's effect. Turn the mask off to see the recomputation match the model.")
+    else:
+        st.success(f"From the weights alone, layer {layer}'s attention output matches the model's to "
+                   f"{out.max_abs_diff:.1e}, for all {T}×{C} numbers.")
+    ui.code_behind(attention.attention_output_from_scratch, attention.qkv_projections, attention.split_heads,
+                   attention.merge_heads)
 
 
 def head_links(run: EncoderRun) -> None:
@@ -222,5 +344,6 @@ def math() -> None:
         ("Attention Is All You Need (Vaswani et al. 2017)", "https://arxiv.org/abs/1706.03762"),
         ("BERT (Devlin et al. 2018)", "https://arxiv.org/abs/1810.04805"),
         ("MiniLM (Wang et al. 2020)", "https://arxiv.org/abs/2002.10957"),
+        ("BertViz: A Multiscale Visualization of Attention (Vig 2019)", "https://arxiv.org/abs/1906.05714"),
         ("LLaMA (Touvron et al. 2023)", "https://arxiv.org/abs/2302.13971"),
     )
