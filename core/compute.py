@@ -93,10 +93,11 @@ class ComputeLock:
         return self._holder is not None
 
     @contextmanager
-    def hold(self, timeout_s: float | None = None):
+    def hold(self, timeout_s: float | None = None, queue_limit: bool = True):
         """Wait for our turn (first come, first served), run the body, let the next one in.
 
-        Raises Busy when max_queue callers are already waiting, LockTimeout after timeout_s.
+        Raises Busy when max_queue callers are already waiting (unless queue_limit is False: work that must
+        happen, such as loading a model, queues whatever the length), LockTimeout after timeout_s.
         """
         me = threading.get_ident()
         with self._cond:
@@ -106,7 +107,7 @@ class ComputeLock:
                 ticket = next(self._tickets)
                 start = time.perf_counter()
                 if self._holder is not None or self._queue:
-                    if len(self._queue) >= self.max_queue:
+                    if queue_limit and len(self._queue) >= self.max_queue:
                         self.refused += 1
                         raise Busy(f"{len(self._queue)} runs are already queued")
                     self._queue.append(ticket)

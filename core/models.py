@@ -73,13 +73,24 @@ def availability() -> list[dict]:
     return rows
 
 
+def loading():
+    """Hold the compute lock while a model loads. transformers' from_pretrained changes process-wide torch state
+    while it builds a model (the default dtype, tensor-creation functions patched to make meta tensors), so a
+    model loading in one viewer's thread broke a training step running in another's ("expected device meta but
+    got cpu", seen under a 10-session load test). Loads inside heavy work are already ours (re-entrant)."""
+    from core.compute import COMPUTE_LOCK
+
+    return COMPUTE_LOCK.hold(timeout_s=600, queue_limit=False)
+
+
 def load_causal_lm(key: str = "tiny-lm", dtype=None):
     """(model, tokenizer) in eval mode; weights are stored in FP16 and upcast to FP32 by default."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = model_path(key)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
+    with loading():
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or torch.float32)
     return model.eval(), AutoTokenizer.from_pretrained(path)
 
 
@@ -88,7 +99,8 @@ def load_encoder(key: str = "minilm"):
     from transformers import AutoModel, AutoTokenizer
 
     path = model_path(key)
-    model = AutoModel.from_pretrained(path, attn_implementation="eager")
+    with loading():
+        model = AutoModel.from_pretrained(path, attn_implementation="eager")
     return model.eval(), AutoTokenizer.from_pretrained(path)
 
 
@@ -96,7 +108,8 @@ def load_sentence_embedder(key: str = "minilm"):
     """The encoder as a sentence-transformers model (mean pooling + normalisation), on CPU."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(model_path(key)), device="cpu")
+    with loading():
+        return SentenceTransformer(str(model_path(key)), device="cpu")
 
 
 def load_clip(key: str = "tiny-clip"):
@@ -105,7 +118,9 @@ def load_clip(key: str = "tiny-clip"):
     from transformers import AutoTokenizer, CLIPModel
 
     path = model_path(key)
-    return CLIPModel.from_pretrained(path, dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(path)
+    with loading():
+        model = CLIPModel.from_pretrained(path, dtype=torch.float32)
+    return model.eval(), AutoTokenizer.from_pretrained(path)
 
 
 def parameter_count(model) -> int:

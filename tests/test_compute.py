@@ -67,6 +67,51 @@ def test_a_full_queue_refuses_at_once():
         assert lock.waiting == 0
 
 
+def test_work_that_must_happen_queues_past_the_limit():
+    lock, release, started = ComputeLock(max_queue=0), threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_until, args=(lock, release, started))
+    holder.start()
+    started.wait(5)
+    with pytest.raises(Busy):
+        with lock.hold():
+            pass
+    done = []
+
+    def must_run():
+        with lock.hold(queue_limit=False):
+            done.append(1)
+
+    loader = threading.Thread(target=must_run)
+    loader.start()
+    _wait_for(lambda: lock.waiting == 1)
+    assert not done  # it waits behind the holder instead of being refused
+    release.set()
+    loader.join(10)
+    holder.join(10)
+    assert done
+
+
+def test_a_model_loads_only_while_no_other_thread_computes(monkeypatch):
+    """from_pretrained changes process-wide torch state (default dtype, tensor creation), so core.models loads
+    under the compute lock: a load waits for a running job instead of corrupting it."""
+    from core import models
+
+    lock = ComputeLock()
+    monkeypatch.setattr(compute, "COMPUTE_LOCK", lock)
+    release, started, loaded = threading.Event(), threading.Event(), []
+    holder = threading.Thread(target=_hold_until, args=(lock, release, started))
+    holder.start()
+    started.wait(5)
+    loader = threading.Thread(target=lambda: loaded.append(models.load_causal_lm("tiny-lm")))
+    loader.start()
+    _wait_for(lambda: lock.waiting == 1)
+    assert not loaded
+    release.set()
+    loader.join(60)
+    holder.join(10)
+    assert loaded and loaded[0][0].config.num_hidden_layers == 6
+
+
 def test_a_waiter_gives_up_after_its_timeout_and_leaves_the_queue():
     lock, release, started = ComputeLock(), threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_until, args=(lock, release, started))

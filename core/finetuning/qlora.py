@@ -154,12 +154,14 @@ def load_nf4(double_quant: bool = True):
     """tiny-lm with its Linear layers in NF4 (bitsandbytes), loaded from its folder: a fresh, private copy."""
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    from core.models import model_path
+    from core.models import loading, model_path
 
     quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=double_quant,
                                bnb_4bit_compute_dtype=torch.float32)
-    return AutoModelForCausalLM.from_pretrained(model_path("tiny-lm"), quantization_config=quant,
-                                                dtype=torch.float32).eval()
+    with loading():  # from_pretrained changes process-wide torch state: never beside another thread's work
+        model = AutoModelForCausalLM.from_pretrained(model_path("tiny-lm"), quantization_config=quant,
+                                                     dtype=torch.float32)
+    return model.eval()
 
 
 def quantization_constants(module) -> tuple[int, int]:

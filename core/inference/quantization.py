@@ -151,8 +151,11 @@ def build_variant(name: str, key: str = "tiny-lm", base=None):
     # int8 matmul from FP16 activations), and thousands of identical lines would drown everything else.
     logging.getLogger("bitsandbytes.autograd._functions").setLevel(logging.ERROR)
     # dtype=float32: what bitsandbytes leaves unquantized (embeddings, norms) stays FP32 like the reference.
-    model = AutoModelForCausalLM.from_pretrained(model_path(key), quantization_config=configs[name],
-                                                 dtype=torch.float32)
+    from core.models import loading
+
+    with loading():  # from_pretrained changes process-wide torch state: never beside another thread's work
+        model = AutoModelForCausalLM.from_pretrained(model_path(key), quantization_config=configs[name],
+                                                     dtype=torch.float32)
     return model.eval()
 
 
