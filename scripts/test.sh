@@ -12,4 +12,11 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; the
   (apt-get update -qq && apt-get install -y -qq $missing >/dev/null) \
     || echo "could not install chromium/nginx: the browser, load and replica tests will be skipped"
 fi
-python -m pytest -q "$@"
+# Two test processes (one file each at a time, one torch thread each) keep both cores busy: most of a page test
+# is single-threaded Python. LLM_LAB_TEST_WORKERS=1 runs them in one process.
+workers=${LLM_LAB_TEST_WORKERS:-2}
+if [ "$workers" -gt 1 ]; then
+  LLM_LAB_THREADS=${LLM_LAB_THREADS:-1} python -m pytest -q -n "$workers" --dist loadfile "$@"
+else
+  python -m pytest -q "$@"
+fi
