@@ -13,28 +13,61 @@ from core.state import Param, Rule, apply_rules
 
 
 # ---- cached loaders: one copy per process, shared by every session ----------------------------
+# A model loads under the compute lock (core.models: from_pretrained changes process-wide torch state). The lock
+# is taken BEFORE st.cache_resource's own per-function lock, never after it: a job holding the compute lock may
+# need a model, and if another thread were already inside the cached loader waiting for the compute lock, the two
+# would wait for each other forever. Once a model is loaded, its cache hit takes no lock at all.
+_LOADED: set[tuple] = set()
+
+
+def _once(cached, *args):
+    if (cached, args) in _LOADED:
+        return cached(*args)
+    with COMPUTE_LOCK.hold(timeout_s=600, queue_limit=False):
+        value = cached(*args)
+    _LOADED.add((cached, args))
+    return value
+
+
 @st.cache_resource(show_spinner="Loading the tiny language model…")
-def causal_lm(key: str = "tiny-lm"):
+def _causal_lm(key: str):
     set_threads()
     return models.load_causal_lm(key)
 
 
 @st.cache_resource(show_spinner="Loading all-MiniLM-L6-v2…")
-def encoder():
+def _encoder():
     set_threads()
     return models.load_encoder()
 
 
 @st.cache_resource(show_spinner="Loading the sentence embedder…")
-def sentence_embedder():
+def _sentence_embedder():
     set_threads()
     return models.load_sentence_embedder()
 
 
 @st.cache_resource(show_spinner="Loading the tiny CLIP…")
-def clip():
+def _clip():
     set_threads()
     return models.load_clip()
+
+
+def causal_lm(key: str = "tiny-lm"):
+    """(model, tokenizer) of a bundled causal LM, loaded once per process. Never modify it: copy it."""
+    return _once(_causal_lm, key)
+
+
+def encoder():
+    return _once(_encoder)
+
+
+def sentence_embedder():
+    return _once(_sentence_embedder)
+
+
+def clip():
+    return _once(_clip)
 
 
 def require_model(key: str) -> bool:
