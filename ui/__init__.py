@@ -11,7 +11,6 @@ from core import models
 from core.compute import COMPUTE_LOCK, Busy, LockTimeout, set_threads
 from core.state import Param, Rule, apply_rules
 
-
 # ---- cached loaders: one copy per process, shared by every session ----------------------------
 # A model loads under the compute lock (core.models: from_pretrained changes process-wide torch state). The lock
 # is taken BEFORE st.cache_resource's own per-function lock, never after it: a job holding the compute lock may
