@@ -12,4 +12,5 @@ Modules:
 - paged_kv: contiguous vs paged (PagedAttention) KV memory allocators.
 - serving: continuous vs static batching over those allocators, simulated step by step.
 - batching: real batched generation on the tiny LM, and the decode roofline.
+- engine, engine_speculative: our own decode path on the Llama weights, and speculative decoding on it.
 """
