@@ -22,12 +22,19 @@ TARGETS = {
     "paged_kv_utilization": (">=", 0.90),
     "contiguous_kv_utilization": ("<", 0.50),
     "page_first_render_s_max": ("<=", 2.0),
+    "engine_speedup_vs_generate": (">=", 3.0),
+    "engine_roofline_fraction": (">=", 1 / 3),  # within 3x of the C-class bound
+    "engine_kv_cache_speedup": (">=", 3.0),
+    "engine_speculative_speedup": (">=", 1.5),
+    "prompt_lookup_speedup": (">=", 1.5),
 }
 REQUIRED_KEYS = (
     "kv_cache_speedup", "int8_latency_ratio", "int8_ppl_ratio", "int4_size_ratio", "int4_ppl_ratio",
     "speculative_speedup", "speculative_acceptance", "continuous_batching_throughput_ratio",
     "paged_kv_utilization", "contiguous_kv_utilization", "decode_roofline_fraction", "decode_tokens_per_s",
     "train_tokens_per_s_bf16_ratio", "hnsw_recall_at_10", "hnsw_speedup", "page_first_render_s_max",
+    "engine_tokens_per_s", "engine_speedup_vs_generate", "engine_roofline_fraction", "engine_kv_cache_speedup",
+    "engine_speculative_speedup", "engine_speculative_acceptance", "prompt_lookup_speedup", "engine_verify_cost_ratio",
 )
 
 

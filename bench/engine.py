@@ -6,7 +6,9 @@ against the faster of the two), by our engine, a large FP32 matmul (FLOP/s) and 
 bytes per token = 4N (FP32 weights) + the KV cache read at the mean context (core.inference.batching's
 roofline_tokens_per_s, with that byte count). Then, on our path only: the KV cache (recompute vs cache, same
 tokens) and speculative decoding (draft model, prompt lookup) against plain decoding, every output checked equal
-to the target's own greedy tokens. `python -m bench.engine [--quick]` runs it alone.
+to the target's own greedy tokens; last, what verification costs here (one target pass over k + 1 tokens against
+one over a single token), which bounds any draft's speedup. `python -m bench.engine [--quick]` runs it alone
+(`python -m bench --only engine` runs it inside the full report).
 """
 import sys
 from contextlib import contextmanager
@@ -21,9 +23,11 @@ from core.inference.engine import Engine
 from core.models import load_causal_lm, parameter_count
 
 KEYS = ("engine_tokens_per_s", "engine_speedup_vs_generate", "engine_roofline_fraction", "engine_kv_cache_speedup",
-        "engine_speculative_speedup", "engine_speculative_acceptance", "prompt_lookup_speedup")
+        "engine_speculative_speedup", "engine_speculative_acceptance", "prompt_lookup_speedup",
+        "engine_verify_cost_ratio")
 PROMPT = "And the LORD spake unto Moses, saying,"
 DRAFT_KS, LOOKUP_KS = (2, 4), (4, 8)
+VERIFY_TS = (1, 3, 5, 9)  # tokens in one target pass: k + 1 for k = 0, 2, 4, 8
 
 
 def cpu_features() -> dict:
@@ -118,7 +122,31 @@ def run(quick: bool = False) -> list[Figure]:
                "cpu_features": cpu_features(), "same_tokens": True}
     figures = decode_figures(times, new_tokens, n_params, bytes_per_token, reps, details)
     return figures + kv_cache_figure(engine, ids, new_tokens, reps) + \
-        speculative_figures(engine, draft_engine, ids, spec_tokens, reps)
+        speculative_figures(engine, draft_engine, ids, spec_tokens, reps) + verify_cost_figure(engine, ids, reps)
+
+
+def verify_cost_figure(engine: Engine, ids: torch.Tensor, reps: int, calls: int = 50) -> list[Figure]:
+    """What speculative decoding's verification costs here: one target pass over T = k + 1 new tokens after the
+    cached prompt, as a ratio to a pass over one token. A free, always-right draft of k tokens would give
+    (k + 1) t(1) / t(k + 1) at most (the 'oracle' ceiling): the speedup any real draft can only approach."""
+    pos = ids.size(1)
+    engine.extend(ids, 0)  # the prompt in the cache; every timed pass writes after it
+    batches = {T: torch.randint(0, engine.cfg.vocab_size, (1, T), generator=torch.Generator().manual_seed(T))
+               for T in VERIFY_TS}
+
+    def passes(T: int):
+        for _ in range(calls):
+            engine.extend(batches[T], pos)
+
+    times = alternate({f"T{T}": (lambda T=T: passes(T)) for T in VERIFY_TS}, reps)
+    per_pass = {T: median(times[f"T{T}"]) / calls for T in VERIFY_TS}
+    ratio = {T: per_pass[T] / per_pass[1] for T in VERIFY_TS}
+    details = {"ms_per_pass": {T: round(1e3 * t, 3) for T, t in per_pass.items()},
+               "cost_ratio": {T: round(r, 3) for T, r in ratio.items()},
+               "oracle_speedup": {T - 1: round(T / r, 3) for T, r in ratio.items() if T > 1}}
+    return [Figure("engine_verify_cost_ratio", ratio[5], "x", reps,
+                   "one target pass over 5 new tokens (k = 4 drafts + 1) / over 1, after a cached prompt, our engine; "
+                   "a bandwidth-bound model would be near 1", details=details)]
 
 
 def kv_cache_figure(engine: Engine, ids: torch.Tensor, new_tokens: int, reps: int) -> list[Figure]:
@@ -175,7 +203,8 @@ if __name__ == "__main__":
         if fig.note:
             print(f"- {fig.key}: {fig.note}")
     d = figs[0].details
-    print("tokens/s:", d["tokens_per_s"], "| bound min(%s, %s) tokens/s" % (d["flop_bound_tokens_per_s"],
-                                                                         d["memory_bound_tokens_per_s"]))
-    print("speculative:", figs[-1].details)
+    print("tokens/s:", d["tokens_per_s"],
+          f"| bound min({d['flop_bound_tokens_per_s']}, {d['memory_bound_tokens_per_s']}) tokens/s")
+    print("speculative:", figs[-2].details)
+    print("verification:", figs[-1].details)
     print("cpu:", d["cpu_features"])

@@ -3,7 +3,11 @@ seeded samples, batched or not; its cache stays put; its bounds hold. Hand-worke
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
-from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+from transformers.generation.logits_process import (
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from core.inference import engine as E
 from core.models import load_causal_lm
@@ -255,6 +259,9 @@ def test_bench_figures_from_timings():
     bound = min(flops / 6e6, bandwidth / 12e6)
     assert figs["engine_roofline_fraction"].value == pytest.approx(256 / 0.45 / bound)
     assert set(figs) <= set(bench_engine.KEYS)
+    from bench.__main__ import BENCHMARKS
+
+    assert BENCHMARKS["engine"] == bench_engine.KEYS  # `python -m bench` reports every engine figure
     assert "avx2" in bench_engine.cpu_features()
 
 
