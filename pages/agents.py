@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.agents import code_tool, injection, loop, policies, tools
+from core.agents import code_tool, endpoint, injection, loop, policies, tools
 from core.agents.trace import Step, Trace
 from core.charts import agents as charts
 from core.state import Param
@@ -20,6 +20,15 @@ POLICY_LABELS = {
     "you": "You are the policy: type each Action",
 }
 WRITTEN_BY = {"scripted": "the script (rules, not a model)", "gullible": "the gullible script", "you": "you"}
+# A model behind an OpenAI-compatible server drives the loop only when whoever runs the app names one
+# (core.agents.endpoint: LLM_LAB_ENDPOINT); a viewer can never point the server at a URL.
+try:
+    ENDPOINT, ENDPOINT_PROBLEM = endpoint.endpoint_from_env(), ""
+except ValueError as err:
+    ENDPOINT, ENDPOINT_PROBLEM = None, str(err)
+if ENDPOINT is not None:
+    POLICY_LABELS["endpoint"] = f"A model at {ENDPOINT.host} ({ENDPOINT.model})"
+    WRITTEN_BY["endpoint"] = f"the model {ENDPOINT.model} at {ENDPOINT.host}"
 PARAMS = [
     Param("task", "gpt3_per_layer", choices=TASK_KEYS),
     Param("steps", 6, 1, 10, step=1),
@@ -55,6 +64,15 @@ def _search_tool() -> tools.SearchTool:
 @ui.cached_compute(max_entries=256, max_size="16MB")
 def _run(question: str, policy: str, max_steps: int, timeout_s: float, max_output_chars: int) -> Trace:
     limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
+    return loop.run_agent(question, policy, max_steps, limits, _search_tool())
+
+
+# The endpoint's model runs elsewhere, so its run does not queue for this machine's compute lock; it is bounded
+# by the policy's own budget (endpoint.RUN_BUDGET_S of waiting in all) and the tools' deadlines.
+@st.cache_data(max_entries=64, max_size="16MB", show_spinner=False)
+def _run_endpoint(question: str, max_steps: int, timeout_s: float, max_output_chars: int) -> Trace:
+    limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
+    policy = endpoint.endpoint_policy(ENDPOINT, lambda q, steps: loop.react_prompt(q, steps, _example()))
     return loop.run_agent(question, policy, max_steps, limits, _search_tool())
 
 
@@ -100,7 +118,8 @@ def _md(text: str) -> str:
 # ---- drawing a trace, step by step -------------------------------------------------------------------
 def draw_step(step: Step, question: str, earlier: tuple, example: Trace, top_k: int) -> None:
     with st.container(border=True):
-        st.markdown(f"**Step {step.index}** · written by {WRITTEN_BY.get(step.by, step.by)}")
+        took = f" in {step.think_seconds * 1000:.1f} ms" if step.think_seconds else ""
+        st.markdown(f"**Step {step.index}** · written by {WRITTEN_BY.get(step.by, step.by)}{took}")
         st.markdown(f"💭 **Thought {step.index}:** {_md(step.thought)}")
         st.code(f"Action {step.index}: {step.action}", language=None, wrap_lines=True)
         if step.tool == "finish" and step.ok:
@@ -218,8 +237,12 @@ st.header("The loop, step by step")
 if question is not None and policy == "you":
     you_section(question, max_steps, limits, example)
 elif question is not None:
-    with ui.heavy("Running the agent"):
-        trace = _run(question, policy, max_steps, limits.timeout_s, limits.max_output_chars)
+    if policy == "endpoint":
+        with st.spinner(f"Asking the model at {ENDPOINT.host}, step by step"):
+            trace = _run_endpoint(question, max_steps, limits.timeout_s, limits.max_output_chars)
+    else:
+        with ui.heavy("Running the agent"):
+            trace = _run(question, policy, max_steps, limits.timeout_s, limits.max_output_chars)
     if trace.stop_reason.startswith("invalid question"):
         st.info(f"Nothing to run: {trace.stop_reason.removeprefix('invalid question: ')}.")
     for i, step in enumerate(trace.steps):
@@ -246,6 +269,17 @@ if question is not None and ui.require_model("tiny-lm") and st.button("Ask the t
     st.caption("Greedy decoding, 40 new tokens at most. A 3M-parameter model trained on scripture has never "
                "seen a tool call: this is why the policy above is a script. Toolformer (Schick et al. 2023) and "
                "instruction-tuned LLMs learn this format from examples of tool use.")
+st.markdown(
+    "**A real model as the policy.** Any server that speaks the OpenAI chat API (llama.cpp's `llama-server`, "
+    "vLLM, Ollama, LM Studio) can drive the same loop: start the app with `LLM_LAB_ENDPOINT=http://localhost:8080/v1` "
+    "(and `LLM_LAB_ENDPOINT_MODEL=<name>` if the server needs one) and a fourth choice appears above. It receives "
+    "the exact prompt shown in each step, greedy, stopped at `\\nObservation`; its Actions go through the same "
+    "parser and tools, each step timed, with "
+    f"{endpoint.RUN_BUDGET_S:.0f} s of waiting per run at most. Only the address named when the app starts is "
+    "ever called: a viewer cannot point the server at a URL.")
+if ENDPOINT_PROBLEM:
+    st.warning(f"The endpoint driver is off: {ENDPOINT_PROBLEM}")
+ui.code_behind(endpoint.endpoint_policy, endpoint.chat)
 
 st.header("Hostile input, run live")
 ui.explain(

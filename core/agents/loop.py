@@ -9,8 +9,9 @@ until it writes `finish[answer]` or hits the step limit:
 
 Who writes the Thought and Action is the *policy* (core.agents.policies).
 """
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.agents.injection import INJECTION_WARNING, find_injection
 from core.agents.policies import POLICIES
@@ -72,8 +73,10 @@ def run_agent(question: str, policy: str | Callable = "scripted", max_steps: int
     search_tool = search_tool or SearchTool.from_kb()
     steps: list[Step] = []
     for index in range(1, max_steps + 1):
+        started = time.perf_counter()
         decision = decide(question, tuple(steps))
-        step = take_step(index, decision.thought, decision.action, search_tool, limits, by=name)
+        step = replace(take_step(index, decision.thought, decision.action, search_tool, limits, by=name),
+                       think_seconds=time.perf_counter() - started)
         steps.append(step)
         if step.tool == "finish" and step.ok:
             return Trace(question, name, max_steps, tuple(steps), step.tool_input, "finished")

@@ -28,6 +28,7 @@ class Step:
     seconds: float = 0.0  # tool wall time
     by: str = "scripted"  # which policy wrote it: "scripted", "gullible" or "you"
     scores: tuple[tuple[str, float], ...] = ()  # search only: (entry title, BM25) of the top 10
+    think_seconds: float = 0.0  # wall time the policy took to write this Thought and Action
 
 
 @dataclass(frozen=True)
