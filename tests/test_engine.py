@@ -321,3 +321,19 @@ def test_where_the_time_goes(lm):
         assert prof.tokens == 8 and prof.ms_per_token["matmul"] > 0 and len(prof.top_ops) == 8
         assert sum(prof.ms_per_token.values()) >= prof.wall_ms_per_token * (1 - 1e-6)  # ops + the rest = wall
     assert ours.ops_per_token < 0.6 * ref.ops_per_token  # the point of the engine: far fewer operations per token
+
+
+def test_engine_for_builds_once_and_declines_what_it_does_not_implement(lm):
+    model, tok, _ = lm
+    first = E.engine_for(model)
+    assert isinstance(first, E.Engine) and E.engine_for(model) is first and first.max_batch == 1
+    assert E.engine_for(torch.nn.Linear(2, 2)) is None  # not a Llama
+    biased = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                          num_attention_heads=2, num_key_value_heads=1, attention_bias=True))
+    assert E.engine_for(biased) is None  # a Llama the engine refuses (biases)
+    # the decoding demo and the agent's LM proposal run on it: the same text as generate (tests in
+    # test_decoding.py and test_agents.py compare them with model.generate)
+    from core.inference import decoding
+
+    gen = decoding.generate(model, tok, PROMPTS[0], decoding.DecodeConfig("greedy", max_new_tokens=12))
+    assert list(gen.new_ids) == hf_generate(model, tok(PROMPTS[0], return_tensors="pt").input_ids, 12)[0, -12:].tolist()

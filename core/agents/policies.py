@@ -34,13 +34,19 @@ def lm_propose(model, tokenizer, prompt: str, max_new_tokens: int = 40) -> LMPro
     """Greedy-decode a model's next Thought/Action from a ReAct prompt (the prompt's end is kept if too long)."""
     import torch
 
+    from core.inference.engine import engine_for
+
     ids = tokenizer(prompt, return_tensors="pt").input_ids  # (1, T)
     room = model.config.max_position_embeddings - max_new_tokens
     cut = max(0, ids.shape[1] - room)
     ids = ids[:, cut:]  # (1, T')
-    with torch.no_grad():
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                             do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+    engine = engine_for(model)  # our decode path for the bundled Llamas: the same greedy tokens, faster
+    if engine is not None:
+        out = engine.generate(ids, max_new_tokens)
+    else:
+        with torch.no_grad():
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                 do_sample=False, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
     text = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).split("\nObservation")[0]
     action = next((line.strip() for line in text.splitlines() if line.strip().lower().startswith("action")), "")
     try:

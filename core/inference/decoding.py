@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from core.inference.engine import engine_for
+
 STRATEGIES = ("greedy", "temperature", "top-k", "top-p", "beam")
 NEG_INF = float("-inf")
 MAX_NEW_TOKENS = 128  # the page's slider maximum, enforced here too: a link or a caller may ask for more
@@ -172,16 +174,23 @@ def _candidates(logits, final_logits, chosen_id, tokenizer, show_top) -> tuple[C
 def sample_tokens(model, tokenizer, input_ids: torch.Tensor, cfg: DecodeConfig) -> Generation:
     """Greedy or sampled generation, one forward pass per token with the KV cache, every step recorded.
 
+    The forward passes run on our engine (core.inference.engine: fused weights, a preallocated cache) when it
+    implements the model, else on the model itself; the tests hold both equal to `model.generate`.
+
     Usage: sample_tokens(model, tok, tok("And God said", return_tensors="pt").input_ids, DecodeConfig("top-p"))
     input_ids: (1, T) -> Generation with up to cfg.max_new_tokens new tokens.
     """
     generator = torch.Generator().manual_seed(cfg.seed)
     ids = input_ids[0].tolist()
     feed, cache, steps = input_ids, None, []
+    engine = engine_for(model)  # our decode path (core.inference.engine) for the bundled Llamas: same logits
     for _ in range(cfg.max_new_tokens):
-        out = model(input_ids=feed, cache=cache, use_cache=True, logits_to_keep=1)
-        cache = out.cache
-        logits = out.logits[0, -1].float()  # (V,) scores for the next token
+        if engine is not None:
+            logits = engine.extend(feed, len(ids) - feed.size(1))[0, -1]  # (V,) scores for the next token
+        else:
+            out = model(input_ids=feed, cache=cache, use_cache=True, logits_to_keep=1)
+            cache = out.cache
+            logits = out.logits[0, -1].float()  # (V,) scores for the next token
         final_logits = process_logits(logits, torch.tensor(ids), cfg)  # (V,)
         if cfg.strategy == "greedy":
             next_id = int(final_logits.argmax())

@@ -29,6 +29,8 @@ Papers: Llama (RMSNorm, SwiGLU, RoPE), https://arxiv.org/abs/2302.13971 ; RoForm
 rotation), https://arxiv.org/abs/2104.09864 ; GQA, https://arxiv.org/abs/2305.13245 ; the layout follows
 llama2.c (https://github.com/karpathy/llama2.c) and gpt-fast (https://github.com/pytorch-labs/gpt-fast).
 """
+import threading
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -351,6 +353,29 @@ class Engine:
                 logits = self._forward(ids, 0, self.rope[:n, None], None, n > 1, True)  # (1, V) from all n tokens
                 ids = torch.cat([ids, logits.argmax(-1, keepdim=True)], dim=1)  # (1, n + 1)
         return ids
+
+
+_ENGINES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> its Engine (batch 1)
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(model) -> "Engine | None":
+    """The batch-1 Engine of a Hugging Face model, built once per model object and kept while the model lives;
+    None for a model the engine does not implement (not a Llama, a PEFT wrapper, biases, dynamic RoPE).
+
+    For models whose weights do not change after loading (the registry's): the engine holds its own copy.
+    An engine runs one generation at a time; the app's compute lock serialises callers."""
+    if getattr(model, "config", None) is None or type(model).__name__ != "LlamaForCausalLM":
+        return None
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(model)
+        if engine is None:
+            try:
+                engine = Engine(model, max_batch=1)
+            except ValueError:
+                return None
+            _ENGINES[model] = engine
+        return engine
 
 
 if __name__ == "__main__":
