@@ -168,7 +168,7 @@ def _cited_texts(wrong_options: bool = True) -> dict[str, str]:
     """The text of every document, knowledge-base file, quiz and glossary entry (quiz options meant to be wrong
     left out with wrong_options=False)."""
     texts = {f"assets/{p.parent.name}/{p.name}": p.read_text(encoding="utf-8")
-             for folder in ("docs", "kb") for p in sorted((ROOT / "assets" / folder).glob("*.md"))}
+             for folder in ("docs", "kb", "web") for p in sorted((ROOT / "assets" / folder).glob("*.md"))}
     texts["quizzes"] = "\n".join(" ".join([q.question, *(q.options if wrong_options else [q.options[q.answer]]), q.why])
                                  for qs in QUIZZES.values() for q in qs)
     texts["glossary"] = "\n".join(f"{e.definition} {e.paper}" for e in GLOSSARY)
