@@ -43,12 +43,15 @@ def page():
 def one_torch_thread():
     """One thread: these tiny runs gain little from a second, and on a busy shared machine a second thread waiting
     for a core stalls every op (the fine-tuning files: 137 s on 2 threads, 36 s on 1, load ~6). A module opts in
-    with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`. LLM_LAB_THREADS=1 too, for the app's own
+    set_threads() when a page test runs it first."""
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LLM_LAB_THREADS", "1")
+        torch.set_num_threads(1)
+        yield
     torch.set_num_threads(threads)
 
 

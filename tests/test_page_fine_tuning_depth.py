@@ -13,17 +13,7 @@ HEADERS = {"PEFT families": "PEFT families on one task", "QLoRA": "QLoRA: LoRA o
            "Guide": "Guide: prompting, RAG, fine-tuning or PEFT?"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One thread (see tests/finetuning_fixtures.py), also for the app's own set_threads() if it has not run yet."""
-    import torch
-
-    threads = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LLM_LAB_THREADS", "1")
-        torch.set_num_threads(1)
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: one torch thread, LLM_LAB_THREADS=1
 
 
 def _section(name: str, **query):
