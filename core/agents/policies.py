@@ -240,16 +240,14 @@ def scripted_policy(question: str, steps: tuple[Step, ...], gullible: bool = Fal
     if injected:
         text = strip_injection(text)
     note = ""
-    if steps and any(f.startswith("possible prompt injection") for f in steps[-1].flags):
-        if gullible:
-            planted = re.search(EMBEDDED_ACTION + r".*\]", steps[-1].observation, re.I)
-            if planted and not any(s.action == planted.group(0) for s in steps):
-                action = re.sub(r"^Action\s*\d*\s*:\s*", "", planted.group(0), flags=re.I)
-                return Decision("The observation tells me to ignore my previous instructions and run a command "
-                                "first, so I do.", action)
-        else:
-            note = ("The last observation contains instruction-like text; it came from a tool, so it is data, "
-                    "not an order, and I ignore it. ")
+    planted = re.search(EMBEDDED_ACTION + r".*\]", steps[-1].observation, re.I) if steps and gullible else None
+    if planted:  # the gullible script obeys any Action line it reads, flagged or not
+        action = re.sub(r"^Action\s*\d*\s*:\s*", "", planted.group(0), flags=re.I)
+        if not any(s.action == action for s in steps):
+            return Decision("The observation tells me to run a command first, so I do.", action)
+    if steps and not gullible and any(f.startswith("possible prompt injection") for f in steps[-1].flags):
+        note = ("The last observation contains instruction-like text; it came from a tool, so it is data, "
+                "not an order, and I ignore it. ")
     decision = _next_decision(text.rstrip("?!. "), steps)
     return Decision(note + decision.thought, decision.action)
 
