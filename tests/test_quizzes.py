@@ -62,7 +62,8 @@ def test_every_page_has_at_least_six_well_formed_questions():
 
 
 def test_every_question_links_back_to_a_section_of_its_page():
-    assert inference_sections() == ("Decoding", "KV cache", "Quantization", "Speculative decoding", "Serving")
+    assert inference_sections() == ("Decoding", "KV cache", "Quantization", "Speculative decoding", "Serving",
+                                    "Where the time goes")
     for page, questions in QUIZZES.items():
         sections = page_sections(page)
         assert sections, f"{page} has no sections to link to"

@@ -14,13 +14,14 @@ PAGE_FILES = {
 
 PAGE_SUMMARIES = {
     "Transformer": "tokenization by a real WordPiece tokenizer, the attention maps of a real pretrained "
-                   "encoder (every layer and head), and the next-token probabilities of a tiny Llama.",
+                   "encoder (every layer and head), a toy attention lab, positions and RoPE, one block traced, "
+                   "and the logit lens on a tiny Llama.",
     "Pretraining": "train a BPE tokenizer live, clean a noisy corpus with MinHash dedup, compare tokenizers "
                    "and objectives, train a tiny GPT from scratch, then scaling laws and parallelism.",
     "Fine-tuning": "full fine-tuning against LoRA on the tiny Llama, every PEFT family in one table, QLoRA, "
                    "instruction tuning with the loss masked, a reward model and DPO, measured side by side.",
-    "Inference": "the KV cache on and off, and FP32 / INT8 / 4-bit quantization: size, latency and "
-                 "perplexity measured live.",
+    "Inference": "decoding strategies step by step, the KV cache on and off, FP32 / INT8 / 4-bit quantization, "
+                 "speculative decoding, continuous batching, and where a decode step's time goes, measured live.",
     "Multimodal": "a tiny CLIP: image/caption similarity, zero-shot classification, and images cut into "
                   "ViT patches.",
     "Agents": "a ReAct loop with a safe calculator and a search tool, every Thought, Action and "
@@ -167,6 +168,11 @@ LEARNING_PATHS = {
              "a draft model proposes, the target verifies",
              "Change k and read the acceptance rate.",
              "The output equals the target's own greedy text; the speed-up depends on acceptance and draft cost."),
+        Stop("Inference", (("section", "Where the time goes"), ("wt_params", 70.0)),
+             "where a decode step's time goes, and why speculative decoding needs a bandwidth-bound model",
+             "Press “Measure where the time goes”, then read the verification cost r(T) and the 70B arithmetic.",
+             "Our engine runs about 2.5 times fewer operations per token than generate; a pass over 5 tokens costs "
+             "about 2 one-token passes here, while a 70B model on a GPU reads its 140 GB once per pass whatever T."),
         Stop("Inference", (("section", "KV cache"),),
              "the KV cache's memory for real model configurations",
              "Pick a model with grouped-query attention and a long context.",

@@ -68,5 +68,12 @@ MEASURED = {
             "{:.2f}×", "Measured: {value}. On 2 CPU cores the draft is not cheap enough (its cost follows its depth, "
             "not its bytes) and it often disagrees, so the papers' 2-3× on GPUs is out of reach here.",
             "Speculative decoding", "Run \u201cMeasure the speedup\u201d in the Speculative decoding section."),
+        MeasuredQuestion(
+            "verify_cost_5",
+            "On this machine, one pass of our engine over 5 new tokens (4 drafted + 1) cost how many one-token passes?",
+            "{:.1f}×", "Measured: {value}. A bandwidth-bound model reads its weights once per pass whatever the "
+            "number of tokens, so it would be near 1.0×; here small matrix products cost close to one weight pass "
+            "per row, which caps any draft's speedup at k = 4 to 5 divided by this figure.",
+            "Where the time goes", "Run \u201cMeasure where the time goes\u201d in the Where the time goes section."),
     ],
 }

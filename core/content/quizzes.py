@@ -470,6 +470,19 @@ QUIZZES = {
                  0, "Each operation costs about the same fixed overhead whatever its size, so a shallow draft is "
                     "cheap and a narrow but deep one is not. On a GPU with a big target, bytes rule instead.",
                  "Speculative decoding", ("draft model", "overhead-bound")),
+        Question("Speculative decoding checks k drafted tokens with one target pass over k + 1 tokens. If that pass "
+                 "costs r one-token passes, a free draft that is always right speeds decoding up by at most...",
+                 ("(k + 1) / r", "k + 1, whatever r is", "r / (k + 1)", "k · r"),
+                 0, "Each round yields k + 1 tokens for the price of r one-token passes. A bandwidth-bound model "
+                    "(a 7B model on a GPU) has r close to 1, so the ceiling is k + 1; on a CPU where small matrix "
+                    "products cost about one weight pass per row, r grows with k and the ceiling stays near 2×.",
+                 "Where the time goes", ("speculative decoding", "roofline")),
+        Question("A 7B-parameter model in FP16 decodes at batch 1 on a GPU with 3.35 TB/s of memory bandwidth. Its "
+                 "roofline allows at most about...",
+                 ("240 tokens/s", "2,400 tokens/s", "24 tokens/s", "24,000 tokens/s"),
+                 0, "Every token reads all 14 GB of weights: 3.35 TB/s ÷ 14 GB ≈ 240 tokens/s. Its arithmetic "
+                    "(2 FLOPs per parameter per token) would allow tens of thousands, so it is bandwidth-bound.",
+                 "Where the time goes", ("roofline",)),
         Question("With top-p = 0.9 and next-token probabilities 0.5, 0.3, 0.15 and 0.05, how many tokens can be "
                  "sampled?",
                  ("3", "2", "4", "1"),

@@ -11,8 +11,10 @@ as shares and counts, and take speeds from unprofiled timings (bench/engine.py).
 """
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from torch.profiler import ProfilerActivity, profile
 
@@ -40,6 +42,12 @@ class DecodeProfile:
     ms_per_token: dict  # kind -> self CPU ms per token; "python & framework" = wall - all operations
     ops_per_token: float  # ATen calls per token, nested ones included
     top_ops: tuple  # ((name, calls per token, self ms per token), ...) the 8 costliest
+
+    @property
+    def shares(self) -> dict:
+        """kind -> fraction of the profiled time (they sum to 1): the numbers to read, since the profiler inflates ms."""
+        total = sum(self.ms_per_token.values()) or 1.0
+        return {kind: ms / total for kind, ms in self.ms_per_token.items()}
 
 
 def kind_of(op: str) -> str:
@@ -73,6 +81,44 @@ def profile_decode(name: str, generate: Callable[[int], object], tokens: int = 6
     return DecodeProfile(name, tokens, wall_ms / tokens, {k: v / tokens for k, v in by_kind.items()}, calls / tokens, top)
 
 
+@contextmanager
+def torch_threads(n: int | None):
+    """Run the block with n torch threads (None: as they are), restored after."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def hf_greedy(model, input_ids: torch.Tensor, new_tokens: int) -> torch.Tensor:
+    """transformers' own decode: model.generate, greedy, exactly new_tokens tokens (no end-of-text stop)."""
+    with torch.inference_mode():
+        return model.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens,
+                              do_sample=False, eos_token_id=None)
+
+
+def profile_pair(model, engine, input_ids: torch.Tensor, tokens: int = 64,
+                 threads: int | None = 1) -> tuple[DecodeProfile, DecodeProfile]:
+    """(model.generate's profile, the engine's) over the same greedy tokens of one prompt (1, T).
+
+    Both at `threads` torch threads (the engine's own count, 1, by default), so that neither split holds
+    thread hand-offs the other does not.
+    """
+    with torch_threads(threads):
+        return (profile_decode("model.generate", lambda n: hf_greedy(model, input_ids, n), tokens),
+                profile_decode("our engine", lambda n: engine.generate(input_ids, n, stop_at_eos=False), tokens))
+
+
+def profile_frame(profiles) -> pd.DataFrame:
+    """One row per (run, kind of work): name, kind, ms per token (under the profiler), share, ops per token."""
+    return pd.DataFrame([{"name": p.name, "kind": kind, "ms per token": ms, "share": p.shares[kind],
+                          "ops per token": p.ops_per_token}
+                         for p in profiles for kind, ms in p.ms_per_token.items()])
+
+
 if __name__ == "__main__":
     from core.compute import set_threads
     from core.inference.engine import Engine
@@ -82,11 +128,9 @@ if __name__ == "__main__":
     model, tokenizer = load_causal_lm("tiny-lm")
     engine = Engine(model)
     ids = tokenizer("And the LORD said unto Moses,", return_tensors="pt").input_ids
-    runs = [profile_decode("model.generate", lambda n: model.generate(ids, max_new_tokens=n, do_sample=False,
-                                                                      eos_token_id=None)),
-            profile_decode("engine", lambda n: engine.generate(ids, n, stop_at_eos=False))]
+    runs = profile_pair(model, engine, ids)
     for p in runs:
         print(f"{p.name}: {p.wall_ms_per_token:.2f} ms per token under the profiler, {p.ops_per_token:.0f} ATen calls"
-              f" ({torch.get_num_threads()} threads; the engine uses {engine.threads})")
+              " (both at 1 torch thread)")
         for kind, ms in sorted(p.ms_per_token.items(), key=lambda kv: -kv[1]):
             print(f"  {kind:22s} {ms:6.3f} ms")
