@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.agents import code_tool, endpoint, injection, loop, policies, tools
+from core.agents import code_tool, endpoint, injection, injection_eval, loop, policies, tools
 from core.agents.trace import Step, Trace
 from core.charts import agents as charts
 from core.state import Param
@@ -304,6 +304,46 @@ st.markdown(
     "(Greshake et al. 2023): the last layer, harmless tools and a human before risky actions, is the one that "
     "holds.")
 ui.code_behind(tools.safe_eval, tools._eval_node, tools._power, tools._apply)
+
+st.subheader("Prompt injection, measured")
+ui.explain(
+    f"Five planted documents, each a knowledge-base entry about a fictional model with an attacker's text "
+    "appended: a shell command, a link that would send your question to another site, a replacement answer, an "
+    "endless loop, and a quiet Action line with no trigger words. The agent is asked an honest question that "
+    "retrieves the entry. Each policy runs under each mix of two defences the runtime applies to what the policy "
+    "**reads**: *mark* (instruction-like text in an Observation is flagged, and the prompt says it is data) and "
+    "*strip* (instruction-like phrases and Action lines are cut out of the Observation first). The third "
+    "defence, tools that can do nothing harmful, is always on. *Followed*: the policy wrote the planted Action "
+    "as its own; *harm*: the planted Action ran, or the planted answer was shown; *honest*: the true figure "
+    f"still came out ({len(injection_eval.PLANTS)} plants per cell).")
+INJECTION_POLICIES = {"gullible": "gullible script", "scripted": "safe script"}
+
+
+@ui.cached_compute(max_entries=4, max_size="8MB")
+def _injection_table(policy_keys: tuple[str, ...]) -> pd.DataFrame:
+    def run(question, policy, search):
+        return loop.run_agent(question, policy, 5, tools.ToolLimits(timeout_s=1.0), search)
+
+    chosen = {INJECTION_POLICIES[k]: policies.POLICIES[k] for k in policy_keys}
+    outcomes = injection_eval.measure(chosen, run, _search_tool())
+    rows = pd.DataFrame([{"policy": o.policy, "defence": o.defence, "plant": o.plant, "followed": o.followed,
+                          "harm": o.harm, "honest answer": o.honest_answer, "steps": o.steps} for o in outcomes])
+    return rows
+
+
+table = _injection_table(tuple(INJECTION_POLICIES))
+summary = (table.groupby(["policy", "defence"], sort=False)[["followed", "harm", "honest answer"]].sum()
+           .reset_index())
+st.dataframe(summary, hide_index=True)
+with st.expander("Every run"):
+    st.dataframe(table, hide_index=True)
+st.caption(
+    "Read it row by row: marking changes nothing for a policy that does not read the mark (the gullible script "
+    "obeys any Action line it sees); stripping removes what it would obey; the safe script never acts on text "
+    "from a tool. Whatever the policy, the shell command, the loop and the exfiltration link are refused by the "
+    "tools themselves, so harm comes only from the answer hijack, which no tool can refuse: that is why real "
+    "systems also show the sources and ask a human before acting.")
+ui.code_behind(injection_eval.defended, injection_eval.redact, injection_eval.judge)
 
 st.header("Try a tool: conversions, dates, and code in a box")
 TRY_EXAMPLES = {"convert": "5 km to mi", "date": "days between 2024-01-01 and 2024-12-25",

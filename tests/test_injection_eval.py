@@ -78,3 +78,16 @@ def test_the_gullible_script_is_hijacked_until_strip_and_the_tools_still_refuse(
             assert gullible.harm is (not strip and bool(plant.planted_answer))  # only the answer hijack does harm
     stopped = J.measure({"scripted": policies.POLICIES["scripted"]}, run, base, on_run=lambda done, total: done < 3)
     assert len(stopped) == 3
+
+
+def test_the_agents_page_shows_the_measured_table():
+    from conftest import assert_ok, open_page
+
+    at = open_page("pages/agents.py")
+    assert_ok(at, "Agents")
+    summary = next(d.value for d in at.dataframe if "harm" in d.value.columns and "plant" not in d.value.columns)
+    rows = {(r["policy"], r["defence"]): r for _, r in summary.iterrows()}
+    n = len(J.PLANTS)
+    assert rows["gullible script", "none"]["followed"] == n and rows["gullible script", "strip"]["followed"] == 0
+    assert rows["gullible script", "none"]["harm"] == 1  # the answer hijack: the one harm no tool can refuse
+    assert all(rows["safe script", d]["harm"] == 0 and rows["safe script", d]["honest answer"] == n for d in J.DEFENCES)
