@@ -152,3 +152,20 @@ def test_the_agents_page_offers_the_endpoint_only_when_named(server_factory, mon
     at = open_page("pages/agents.py")
     assert_ok(at, "Agents")
     assert any("endpoint driver is off" in w.value for w in at.warning)
+
+
+def test_the_rag_page_generates_a_cited_answer_through_the_endpoint(server_factory, monkeypatch):
+    from conftest import assert_ok
+    from test_page_rag_sections import open_section
+
+    at = open_section("Grounded answer")
+    assert not [b for b in at.button if b.key == "g_generate"]  # off unless an endpoint is named
+    server = server_factory(["The cache stores keys and values [1]. It grows with the context [9]."])
+    monkeypatch.setenv(E.ENV_URL, server.url)
+    at = open_section("Grounded answer")
+    at.button(key="g_generate").click().run()
+    assert_ok(at, "RAG")
+    assert any("stores keys and values [1]" in s.value for s in at.success)
+    assert any("[9]" in w.value and "did not hold" in w.value for w in at.warning)
+    sent = server.requests[0]
+    assert "stop" not in sent and sent["messages"][0]["content"].startswith("### System")

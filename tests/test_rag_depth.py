@@ -488,3 +488,13 @@ def test_rag_quiz_figures_come_from_core():
     assert answer("s = 16") == f"{rs.yarn_attention_factor(16):.2f}"
     theta = rs.default_inv_freq(32, 10000.0)
     assert np.allclose(400 * rs.pi_inv_freq(32, 10000.0, 4.0), int(answer("position interpolation with s = 4")) * theta)
+
+
+def test_check_citations_by_hand():
+    from core.rag.grounding import check_citations
+
+    c = check_citations("GPT-3 has 96 layers [2]. It is large [7][2]. No source here. Fine [1].", 4)
+    assert c.valid == (2, 1) and c.invalid == (7,) and c.sentences_without == 1
+    c = check_citations("", 3)
+    assert c.valid == () and c.invalid == () and c.sentences_without == 0
+    assert check_citations("Zero is not a passage [0].", 3).invalid == (0,)

@@ -28,6 +28,7 @@ from core.agents.trace import Decision, Step
 ENV_URL, ENV_MODEL, ENV_KEY = "LLM_LAB_ENDPOINT", "LLM_LAB_ENDPOINT_MODEL", "LLM_LAB_ENDPOINT_KEY"
 MAX_REPLY_BYTES = 64_000  # a reply longer than this is cut before it is parsed
 MAX_TOKENS = 160  # per step: one Thought and one Action
+REACT_STOP = ("\nObservation",)  # where ReAct stops the model: the runtime writes the Observation
 RUN_BUDGET_S = 60.0  # one run's total wait on the endpoint, whatever the step limit
 _ACTION_LINE = re.compile(r"^\s*Action\s*\d*\s*:", re.IGNORECASE | re.MULTILINE)
 _THOUGHT_PREFIX = re.compile(r"^\s*(?:Thought\s*\d*\s*:\s*)", re.IGNORECASE)
@@ -62,10 +63,10 @@ def endpoint_from_env(environ=os.environ) -> Endpoint | None:
     return Endpoint(url.rstrip("/"), environ.get(ENV_MODEL, "").strip() or "default", environ.get(ENV_KEY, "").strip())
 
 
-def chat(endpoint: Endpoint, prompt: str, max_tokens: int = MAX_TOKENS) -> str:
-    """One greedy chat completion of `prompt`, stopped at "\\nObservation": the reply's text."""
+def chat(endpoint: Endpoint, prompt: str, max_tokens: int = MAX_TOKENS, stop: tuple[str, ...] = REACT_STOP) -> str:
+    """One greedy chat completion of `prompt`, stopped at `stop` (ReAct's "\\nObservation" by default): its text."""
     body = json.dumps({"model": endpoint.model, "messages": [{"role": "user", "content": prompt}],
-                       "temperature": 0, "max_tokens": max_tokens, "stop": ["\nObservation"]}).encode()
+                       "temperature": 0, "max_tokens": max_tokens, **({"stop": list(stop)} if stop else {})}).encode()
     headers = {"Content-Type": "application/json"}
     if endpoint.api_key:
         headers["Authorization"] = f"Bearer {endpoint.api_key}"
@@ -85,7 +86,9 @@ def chat(endpoint: Endpoint, prompt: str, max_tokens: int = MAX_TOKENS) -> str:
         raise EndpointError(f"{endpoint.host} did not return an OpenAI-style chat completion") from err
     if not isinstance(text, str):
         raise EndpointError(f"{endpoint.host} returned no text")
-    return text.split("\nObservation")[0]  # servers that ignore "stop" still get cut where ReAct stops
+    for cut in stop:  # servers that ignore "stop" still get cut there
+        text = text.split(cut)[0]
+    return text
 
 
 def split_reply(text: str) -> Decision:

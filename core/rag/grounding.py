@@ -12,6 +12,7 @@ answers even when no passage holds the answer, which is why its score is shown b
 
 Shapes: k retrieved chunks, S candidate sentences, C = 384.
 """
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +87,31 @@ def cited_answer(ex: Extractive) -> str:
     return f"{ex.answer.text.strip()} [{ex.answer.citation}]"
 
 
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+
+
+@dataclass(frozen=True)
+class Citations:
+    """What the [n] markers of a generated answer point to: cited(n) -> its passage, or nothing (invented)."""
+    valid: tuple[int, ...]  # numbers of passages the prompt held, in order of first citation
+    invalid: tuple[int, ...]  # numbers that match no passage
+    sentences_without: int  # sentences of the answer that cite nothing
+
+
+def check_citations(answer: str, n_passages: int) -> Citations:
+    """check_citations("GPT-3 has 96 layers [2]. It is big [7].", 4) -> valid (2,), invalid (7,), 0 uncited.
+
+    A first check of a generated answer's faithfulness: every marker must name a passage in the prompt; whether
+    the passage supports the claim is the next check (a human's, or a judge model's)."""
+    seen: list[int] = []
+    for m in _CITATION.finditer(answer):
+        if int(m.group(1)) not in seen:
+            seen.append(int(m.group(1)))
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", answer.strip()) if len(s.strip()) > 3]
+    return Citations(tuple(n for n in seen if 1 <= n <= n_passages), tuple(n for n in seen if not 1 <= n <= n_passages),
+                     sum(1 for s in sentences if not _CITATION.search(s)))
+
+
 if __name__ == "__main__":
     from core.models import load_sentence_embedder
     from core.rag.chunking import ChunkConfig, load_documents
@@ -99,3 +125,4 @@ if __name__ == "__main__":
     print(build_prompt(question, hits))
     ex = extract_answer(embedder, question, hits)
     print(f"Extractive answer (cosine {ex.answer.score:.3f}): {cited_answer(ex)}")
+

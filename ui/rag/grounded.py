@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from core import models
+from core.agents import endpoint
 from core.charts import rag_depth as charts
 from core.rag import bm25, chunking, grounding
 from core.rag import retrieval as rag
@@ -92,6 +93,42 @@ def _bundled(key: str) -> bool:
         return False
 
 
+def _endpoint():
+    """The model server whoever runs the app named (core.agents.endpoint), or None."""
+    try:
+        return endpoint.endpoint_from_env()
+    except ValueError:
+        return None
+
+
+# The model runs on the named server, not on this machine's cores: no compute lock; bounded by its timeout.
+@st.cache_data(max_entries=64, max_size="4MB", show_spinner=False)
+def _generate(prompt_text: str) -> tuple[str, str]:
+    """(answer, "") or ("", why it failed)."""
+    try:
+        return endpoint.chat(_endpoint(), prompt_text, max_tokens=300, stop=()).strip(), ""
+    except endpoint.EndpointError as err:
+        return "", str(err)
+
+
+def show_generated(answer: str, hits: tuple[rag.Hit, ...]) -> None:
+    """The generated answer, its citations checked against the passages of the prompt."""
+    st.success(answer or "(the model returned an empty answer)")
+    cites = grounding.check_citations(answer, len(hits))
+    rows = [{"citation": f"[{n}]", "points to": f"{hits[n - 1].chunk.doc}, characters {hits[n - 1].chunk.start}-"
+             f"{hits[n - 1].chunk.end}", "passage": hits[n - 1].chunk.text.strip()[:200]} for n in cites.valid]
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    problems = ([f"cites passage(s) {', '.join(f'[{n}]' for n in cites.invalid)} that the prompt did not hold"]
+                if cites.invalid else []) + ([f"{cites.sentences_without} sentence(s) cite nothing"]
+                                              if cites.sentences_without else [])
+    if problems:
+        st.warning("Citation check: the answer " + "; ".join(problems) + ". Read those claims against the passages.")
+    else:
+        st.caption("Citation check: every sentence cites a passage that was in the prompt. Whether each passage "
+                   "supports its claim is the next check, a human's or a judge model's.")
+
+
 def generative(question: str | None = None, hits: tuple[rag.Hit, ...] = ()) -> None:
     """Why no bundled model writes the answer; with the prompt's length in tiny-lm's tokens when there is one."""
     available = [key for key, spec in models.SPECS.items() if spec.kind == "causal-lm" and spec.source == "bundled"
@@ -106,6 +143,18 @@ def generative(question: str | None = None, hits: tuple[rag.Hit, ...] = ()) -> N
         "nothing installed here ships (the smallest usable ones have hundreds of millions of parameters, a strain on "
         "this app's 2-core budget even where they can be downloaded), and is then "
         "checked for *faithfulness*: every claim supported by the passage it cites.")
+    ep = _endpoint()
+    if ep is None:
+        st.caption("Where a model server is at hand (llama.cpp's `llama-server`, vLLM, Ollama, LM Studio), start the "
+                   "app with `LLM_LAB_ENDPOINT=http://localhost:8080/v1`: a button here then sends this exact prompt to "
+                   "it and checks the answer's citations.")
+    elif question and hits and st.button(f"Generate the answer with {ep.model} at {ep.host}", key="g_generate"):
+        with st.spinner(f"Asking {ep.model} at {ep.host}"):
+            answer, error = _generate(rag.build_prompt(question, hits))
+        if error:
+            st.error(f"The endpoint failed: {error}")
+        else:
+            show_generated(answer, hits)
     ui.papers(
         ("Retrieval-Augmented Generation (Lewis et al. 2020)", "https://arxiv.org/abs/2005.11401"),
         ("Reading Wikipedia to Answer Open-Domain Questions, DrQA (Chen et al. 2017)", "https://arxiv.org/abs/1704.00051"),
