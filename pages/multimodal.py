@@ -9,8 +9,8 @@ import ui
 from core import models
 from core.charts import multimodal as charts
 from core.multimodal import clip as tiny_clip
-from core.multimodal import llava, uploads
 from core.multimodal import patches as vit
+from core.multimodal import uploads
 from core.multimodal.shapes import (
     COLOURS,
     HELDOUT_SEED,
@@ -21,6 +21,7 @@ from core.multimodal.shapes import (
     random_spec,
 )
 from core.state import Param
+from ui.multimodal import llava as llava_ui
 from ui.multimodal import train_clip
 
 DEMO_SIZE = 96  # the patch demo draws the picture at 96×96: many divisors to choose P from
@@ -46,6 +47,7 @@ PARAMS = [
     Param("patch", 16, choices=PATCH_SIZES),
     Param("own_prompts", False),
     Param("prompts", DEFAULT_PROMPTS, max_len=MAX_PROMPTS * (MAX_PROMPT_CHARS + 1)),
+    *llava_ui.PARAMS,
     *train_clip.PARAMS,
 ]
 
@@ -100,13 +102,6 @@ def _decoded(data: bytes) -> tuple[np.ndarray | None, str | None]:
         return uploads.decode_upload(data), None
     except ValueError as err:
         return None, str(err)
-
-
-@ui.cached_compute(max_entries=32, max_size="2MB")
-def _llava(picture: np.ndarray, text: str) -> llava.LlavaTrace:
-    clip_model, _ = ui.clip()
-    lm, lm_tokenizer = ui.causal_lm("tiny-lm")
-    return llava.llava_plumbing(clip_model, tiny_clip.preprocess(picture, _prep()), lm, lm_tokenizer, text)
 
 
 def upscale(picture: np.ndarray, size: int) -> np.ndarray:
@@ -314,35 +309,6 @@ def patches_section(picture: np.ndarray, small: np.ndarray) -> None:
     ui.code_behind(vit.patchify, vit.unpatchify, vit.patch_embeddings)
 
 
-def llava_section(small: np.ndarray) -> None:
-    st.header("4 · From image features to an LLM (LLaVA)")
-    ui.explain(
-        "CLIP only *compares* pictures and text. To let a language model *talk* about a picture, LLaVA (Liu et al. "
-        "2023) takes the patch features of a CLIP vision tower (ViT-L/14, from the layer before the last, one "
-        "vector per patch), multiplies them by a trainable projection W into the LLM's word-embedding space, and "
-        "puts these *image tokens* in front of the text tokens. The LLM then reads them like words. Training, per "
-        "the paper: stage 1 trains only W on image-caption pairs (595K filtered from CC3M) with CLIP and the LLM "
-        "frozen; stage 2 fine-tunes W and the LLM on 158K generated instruction-following examples. LLaVA-1.5 "
-        "replaces W with a 2-layer MLP.")
-    st.latex(r"Z_v = \mathrm{CLIP}_{\text{layer }-2}(X_v) \in \mathbb{R}^{N\times C_v},\qquad "
-             r"H_v = Z_v W,\quad W \in \mathbb{R}^{C_v\times C_{\mathrm{LLM}}}")
-    st.latex(r"\text{LLM input} = [\,H_v;\ H_q\,] \in \mathbb{R}^{(N + T)\times C_{\mathrm{LLM}}}")
-    if not st.toggle("Run this wiring on our tiny CLIP and tiny Llama", key="llava"):
-        return
-    if not ui.require_model("tiny-lm"):
-        return
-    text = "Describe the picture."
-    with ui.heavy("Running CLIP + tiny Llama"):
-        trace = _llava(small, text)
-    st.dataframe([{"step": r[0], "shape": " × ".join(map(str, r[1])), "dimensions": r[2]} for r in trace.rows],
-                 hide_index=True)
-    st.caption(f"Real tensors from one forward pass: {trace.n_image_tokens} image tokens + {trace.n_text_tokens} "
-               f"text tokens of *{text}* in one sequence. The projector here has {trace.projector_params:,} weights "
-               "and is **untrained** (random, seeded): this shows the plumbing and the shapes, not a trained "
-               "LLaVA; our tiny Llama only knows the King James Bible.")
-    ui.code_behind(llava.llava_plumbing)
-
-
 def train_section() -> None:
     st.header("5 · Train a tiny CLIP yourself, live")
     train_clip.render()
@@ -367,7 +333,7 @@ if ui.require_model("tiny-clip"):
         st.divider()
         patches_section(picture, small)
         st.divider()
-        llava_section(small)
+        llava_ui.render(small, truth)
     st.divider()
     train_section()
 

@@ -7,6 +7,8 @@ Steps:
   tokenizer  byte-level BPE (4,096 tokens) on the training split of assets/corpus/kjv.tsv
   lm         tiny Llama target + draft trained on that corpus; perplexities vs a unigram model
   clip       tiny CLIP trained contrastively on synthetic shape pictures; zero-shot accuracy
+  llava      tiny LLaVA: MLP projector + LoRA joining tiny-clip to tiny-lm, LLaVA's two stages; held-out
+             accuracy against the majority answer (needs lm and clip first)
 
 Results go to assets/models/ (weights in FP16 safetensors to keep the repo small; the
 registry loads them as FP32) and their measured figures to assets/models/*.json + README.md.
@@ -117,6 +119,13 @@ def build_clip() -> None:
     (MODELS_DIR / "clip_report.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
+def build_llava() -> None:
+    from core.multimodal.llava_train import build_tiny_llava
+
+    report = build_tiny_llava(MODELS_DIR / "tiny-llava", log=log)
+    (MODELS_DIR / "llava_report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
 SAMPLE_PROMPTS = ("And the LORD said", "In the beginning", "Blessed are the")
 
 
@@ -184,10 +193,27 @@ captions, in {clip['train_seconds']:.0f} s.
 | colour + shape | {zs['n_labels']} | {100 * zs['accuracy']:.1f}% |
 | colour + shape + position | {zsp['n_labels']} | {100 * zsp['accuracy']:.1f}% |
 """
+    llava_path = MODELS_DIR / "llava_report.json"
+    if llava_path.exists():
+        r = json.loads(llava_path.read_text())
+        h = r["heldout"]
+        rows = "\n".join(f"| {task} | {100 * h['with_image'][task]:.1f}% | {100 * h['majority'][task]:.1f}% |"
+                         for task in ("caption", "colour", "shape", "position"))
+        text += f"""
+## Tiny LLaVA
+`tiny-llava/`: only what LLaVA adds to tiny-clip and tiny-lm: a 2-layer MLP projector
+({r['projector_parameters']:,} parameters) and a LoRA on tiny-lm (rank {r['config']['lora_r']},
+{r['lora_parameters']:,} parameters), trained in two stages ({r['config']['stage1_steps']} steps of projector
+alignment on captions, then {r['config']['stage2_steps']} steps of instruction tuning) in {r['total_seconds']:.0f} s.
+
+| held-out pictures ({h['n']}), exact match | with the picture | majority answer |
+|---|---|---|
+{rows}
+"""
     (MODELS_DIR / "README.md").write_text(text)
 
 
-STEPS = {"tokenizer": build_tokenizer, "lm": build_lms, "clip": build_clip}
+STEPS = {"tokenizer": build_tokenizer, "lm": build_lms, "clip": build_clip, "llava": build_llava}
 
 
 def main(argv: list[str]) -> None:

@@ -69,6 +69,30 @@ def test_llava_toggle_runs_the_wiring(at):
     assert at.dataframe or at.warning  # the shape table, or the tiny LM is not built (a warning says so)
 
 
+def test_llava_answers_and_measures(at):
+    """The trained tiny LLaVA answers the chosen instruction about the page's picture, and the accuracy button
+    scores held-out pictures with and without the visual tokens."""
+    at.toggle(key="llava").set_value(True).run()
+    if at.warning and not at.text:
+        pytest.skip("tiny-llava is not built")
+    at.selectbox(key="shape").set_value("square").run()
+    at.selectbox(key="colour").set_value("green").run()
+    at.selectbox(key="llava_task").set_value("colour").run()
+    assert_ok(at, "Multimodal")
+    answers = [t.value for t in at.text if t.value.startswith("Answer (greedy):")]
+    assert answers == ["Answer (greedy): green"], answers
+    assert any("matches the picture" in m.value for m in at.markdown)
+    assert at.query_params["llava_task"] in (["colour"], "colour")
+    at.slider(key="llava_n").set_value(10).run()
+    at.button(key="llava_measure").click().run()
+    assert_ok(at, "Multimodal")
+    table = at.dataframe[-1].value
+    assert list(table["instruction"])[:4] == ["Describe the picture.", "What colour is the shape?", "What shape is it?",
+                                              "Where is it?"]
+    colour = table.iloc[1]
+    assert colour["with the picture"] > colour["majority answer"], colour
+
+
 def test_upload_valid_and_invalid_files():
     at = open_page(PAGE)
     at.radio(key="source").set_value("upload").run()

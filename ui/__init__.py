@@ -69,6 +69,19 @@ def clip():
     return _once(_clip)
 
 
+@st.cache_resource(show_spinner="Loading the tiny LLaVA…")
+def _tiny_llava():
+    set_threads()
+    from core.multimodal.llava import load_tiny_llava
+
+    return load_tiny_llava()
+
+
+def tiny_llava():
+    """The trained tiny LLaVA (its own copy of tiny-lm with the LoRA merged in, never the shared tiny-lm)."""
+    return _once(_tiny_llava)
+
+
 def require_model(key: str) -> bool:
     """Show why a model is unavailable (and how to fix it) instead of failing; True if it is there."""
     try:

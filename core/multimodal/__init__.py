@@ -7,5 +7,6 @@ Modules:
 - clip_training: the tiny CLIP's config, training loop and asset build.
 - clip_live: a smaller CLIP trained live in the page, step by step, with checkpoints and an embedding map.
 - patches: images as ViT patch tokens.
-- llava: LLaVA's wiring, CLIP features projected into the LM's embedding space.
+- llava: LLaVA's wiring, CLIP features projected into the LM's embedding space; the trained tiny LLaVA.
+- llava_train: the tiny LLaVA's two training stages (projector alignment, then instruction tuning with LoRA).
 """

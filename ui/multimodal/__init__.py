@@ -1,2 +1,2 @@
-"""The Multimodal page's sections that grew past a few lines, one module each: train_clip (train a tiny CLIP
-live). Each exposes `render() -> None` and its `PARAMS`; pages/multimodal.py writes each section's header."""
+"""The Multimodal page's sections that grew past a few lines, one module each: llava (the trained tiny LLaVA,
+`render(picture, truth)`) and train_clip (train a tiny CLIP live, `render()`). Each exposes its `PARAMS`."""
