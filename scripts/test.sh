@@ -16,7 +16,7 @@ fi
 # is single-threaded Python. LLM_LAB_TEST_WORKERS=1 runs them in one process.
 workers=${LLM_LAB_TEST_WORKERS:-2}
 if [ "$workers" -gt 1 ]; then
-  LLM_LAB_THREADS=${LLM_LAB_THREADS:-1} python -m pytest -q -n "$workers" --dist loadfile "$@"
+  LLM_LAB_THREADS=${LLM_LAB_THREADS:-1} python -m pytest -q -n "$workers" --dist loadfile --durations=20 "$@"
 else
-  python -m pytest -q "$@"
+  python -m pytest -q --durations=20 "$@"
 fi
