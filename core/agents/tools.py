@@ -16,6 +16,8 @@ so every tool treats its input as hostile:
   parse one fixed sentence shape ("5 km to mi", "2024-02-28 + 2 days") and refuse anything else.
 - `code` (core.agents.code_tool): an allowlisted subset of Python, checked with `ast`, then run in a
   fresh interpreter under CPU, memory and file rlimits that the runtime kills at the deadline.
+- `browse` (core.agents.browse): one page of the bundled offline mini-web (wiki.local) and its links; any
+  other host, scheme or path is refused before anything is read, so a fooled agent cannot send data out.
 
 Every call goes through `run_tool`, which adds a size limit on input and output and a time limit,
 and turns every failure, even a tool's own bug, into an error Observation: it never raises.
@@ -28,7 +30,7 @@ import operator
 import time
 from dataclasses import dataclass
 
-from core.agents import code_tool, dates, units
+from core.agents import browse, code_tool, dates, units
 from core.agents.search import (  # noqa: F401 -- the search tool; its names stay importable from here
     KB_DIR,
     STOPWORDS,
@@ -288,6 +290,7 @@ TOOL_DESCRIPTIONS = {
     "date": "date arithmetic: 2024-02-28 + 2 days, days between 2024-01-01 and 2024-12-25, weekday of 2024-07-04",
     "code": "a small subset of Python run in a limited process: numbers, strings, lists, for, if, print; no "
             "imports or attributes; ; separates statements: x = [3, 1, 2]; print(sorted(x))",
+    "browse": "read one page of the offline wiki (wiki.local) and its numbered links: browse[wiki.local/index]",
     "finish": "give the final answer and stop",
 }
 
@@ -296,7 +299,7 @@ RUNNABLE_TOOLS = tuple(name for name in TOOL_DESCRIPTIONS if name != "finish")  
 
 # The newer tools live in their own modules with their own error class (a message and a kind, like ToolError),
 # so that the code tool's child process needs nothing from here; their refusals read like any other.
-NEWER_TOOL_ERRORS = (code_tool.CodeError, units.UnitError, dates.DateError)
+NEWER_TOOL_ERRORS = (code_tool.CodeError, units.UnitError, dates.DateError, browse.BrowseError)
 
 
 def run_tool(name: str, tool_input: str, search_tool: SearchTool, limits: ToolLimits = ToolLimits()) -> ToolResult:
@@ -323,6 +326,8 @@ def run_tool(name: str, tool_input: str, search_tool: SearchTool, limits: ToolLi
             text = units.convert(tool_input)
         elif name == "date":
             text = dates.date_tool(tool_input)
+        elif name == "browse":
+            text = browse.browse(tool_input)
         elif name == "code":
             result = code_tool.run_code(tool_input, deadline=deadline)
             text = result.text() if result.ok else f"Error: {result.error}."
