@@ -6,7 +6,16 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.agents import browse, code_tool, endpoint, injection, injection_eval, loop, policies, tools
+from core.agents import (
+    browse,
+    code_tool,
+    endpoint,
+    injection,
+    injection_eval,
+    loop,
+    policies,
+    tools,
+)
 from core.agents.trace import Step, Trace
 from core.charts import agents as charts
 from core.state import Param
