@@ -14,11 +14,13 @@ from core.agents import (
     injection_eval,
     loop,
     policies,
+    tool_lm,
     tools,
 )
 from core.agents.trace import Step, Trace
 from core.charts import agents as charts
 from core.state import Param
+from ui.agents import toolformer
 
 CUSTOM = "custom"
 CUSTOM_QUESTION = "How many layers does LLaMA-65B have?"  # where "your own question" starts: edit it
@@ -29,6 +31,9 @@ POLICY_LABELS = {
     "you": "You are the policy: type each Action",
 }
 WRITTEN_BY = {"scripted": "the script (rules, not a model)", "gullible": "the gullible script", "you": "you"}
+if (tool_lm.ADAPTER_DIR / "adapter_config.json").exists():  # a real 3M model, built by scripts/build_assets.py tools
+    POLICY_LABELS["tool-lm"] = "Tool LM: tiny-lm + LoRA trained to call tools (a real 3M model)"
+    WRITTEN_BY["tool-lm"] = "the tool LM (tiny-lm + LoRA)"
 # A model behind an OpenAI-compatible server drives the loop only when whoever runs the app names one
 # (core.agents.endpoint: LLM_LAB_ENDPOINT); a viewer can never point the server at a URL.
 try:
@@ -147,8 +152,12 @@ def draw_step(step: Step, question: str, earlier: tuple, example: Trace, top_k: 
         if step.scores:
             with st.expander("BM25 score of every top entry"):
                 st.altair_chart(charts.bm25_chart(step.scores, top_k, step.tool_input))
-        with st.expander(f"The prompt a real LLM would receive before writing step {step.index}"):
-            st.code(loop.react_prompt(question, earlier, example), language=None, wrap_lines=True)
+        if step.by == "tool-lm":  # what the tool LM really read: its own short format, not the full ReAct prompt
+            with st.expander(f"The prompt the tool LM read before writing step {step.index}"):
+                st.code(tool_lm.prompt_text(question, earlier), language=None, wrap_lines=True)
+        else:
+            with st.expander(f"The prompt a real LLM would receive before writing step {step.index}"):
+                st.code(loop.react_prompt(question, earlier, example), language=None, wrap_lines=True)
 
 
 def draw_outcome(trace: Trace) -> None:
@@ -209,10 +218,12 @@ ui.explain(
     "every step is on screen, the tools are real, and you can be the policy yourself.")
 st.info(
     "**Scripted policy: rules, not a model.** LLM Lab's tiny models (3 million parameters, trained on the "
-    "King James Bible) cannot plan or use tools, so the Thoughts and Actions below are written by a short "
+    "King James Bible) cannot plan, so by default the Thoughts and Actions below are written by a short "
     "rule-based script (`core.agents.scripted_policy`) that reads exactly what an LLM would read. The tools, "
-    "the Observations, the limits and the prompt a real LLM would receive are all real: copy that prompt "
-    "into a real model to compare.")
+    "the Observations, the limits and the prompt a real LLM would receive are all real. Two real models can "
+    "drive the same loop instead: the *tool LM* (tiny-lm taught the format with a LoRA: it picks the right tool "
+    "but cannot copy numbers, see *Toolformer* below) and, where whoever runs the app names one, a model on "
+    "an OpenAI-compatible server.")
 
 ui.bind_params(PARAMS)
 c_task, c_steps = st.columns([3, 1])
@@ -292,6 +303,9 @@ st.markdown(
 if ENDPOINT_PROBLEM:
     st.warning(f"The endpoint driver is off: {ENDPOINT_PROBLEM}")
 ui.code_behind(endpoint.endpoint_policy, endpoint.chat)
+
+st.header("A tiny LM taught to call tools (Toolformer)")
+toolformer.render()
 
 st.header("Hostile input, run live")
 ui.explain(

@@ -333,6 +333,7 @@ if ui.require_model("tiny-clip"):
         st.divider()
         patches_section(picture, small)
         st.divider()
+        st.header("4 · From image features to an LLM (LLaVA)")
         llava_ui.render(small, truth)
     st.divider()
     train_section()

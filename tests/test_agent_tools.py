@@ -389,6 +389,6 @@ def test_try_a_tool_panel():
         assert_ok(at, "Agents")
         messages = "\n".join(e.value for e in (at.success if ok else at.error)).replace("\\", "")
         assert shown in messages
-    table = at.dataframe[0].value
+    table = next(d.value for d in at.dataframe if "result" in d.value.columns)
     code_rows = table[table["action"].str.startswith("code[")]
     assert len(code_rows) == 4 and set(code_rows["result"]) == {"refused"}

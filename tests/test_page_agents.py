@@ -23,8 +23,9 @@ def test_default_task_runs_and_shows_every_step():
     assert "Action 2: calculator[175000000000 / 96]" in codes and "1822916666.67" in codes
     assert "Question: How many parameters does GPT-3 have" in codes and "\nThought 2:" in codes  # the LLM prompt
     assert f"{175e9 / 96:.12g}" in texts(at.success)
-    assert "refused" in at.dataframe[0].value["result"].tolist()  # the hostile-input table ran live
-    assert set(at.dataframe[0].value["result"]) <= {"refused", "flagged as injection"}
+    hostile = next(d.value for d in at.dataframe if "result" in d.value.columns)
+    assert "refused" in hostile["result"].tolist()  # the hostile-input table ran live
+    assert set(hostile["result"]) <= {"refused", "flagged as injection"}
 
 
 def test_change_task_and_step_limit():

@@ -274,3 +274,14 @@ def _next_decision(text: str, steps: tuple[Step, ...]) -> Decision:
 
 POLICIES = {"scripted": scripted_policy, "gullible": partial(scripted_policy, gullible=True)}
 
+
+def tool_lm(question: str, steps: tuple[Step, ...]) -> Decision:
+    """A real (tiny) model: tiny-lm + the tool-use LoRA adapter (core.agents.tool_lm), greedy.
+    Imported here, not at the top: core.agents.tool_lm imports the loop, which imports this module."""
+    from core.agents.tool_lm import tool_lm_policy
+
+    return tool_lm_policy(question, steps)
+
+
+POLICIES["tool-lm"] = tool_lm
+

@@ -614,7 +614,7 @@ QUIZZES = {
                  0, "An allowlist bounds what code may do, not how much: 8 GB of zeros is plain arithmetic. The "
                     "second wall, a fresh process with CPU and memory rlimits killed at a deadline, stops it; "
                     "production agents add a third, a container or micro-VM.",
-                 "Try a tool: conversions, dates, and code in a box", ("defence in depth",)),
+                 "Try a tool: a small offline web, conversions, dates, and code in a box", ("defence in depth",)),
         Question("In a knowledge base of N = 68 entries, a word found in only one entry has BM25 IDF "
                  "ln(1 + (N − n + 0.5)/(n + 0.5)) of about...",
                  ("3.83", "4.22", "0.01", "68"),

@@ -27,7 +27,6 @@ def _llava_accuracy(n: int) -> dict:
 
 
 def render(small: np.ndarray, truth: dict | None) -> None:
-    st.header("4 · From image features to an LLM (LLaVA)")
     ui.explain(
         "CLIP only *compares* pictures and text. To let a language model *talk* about a picture, LLaVA (Liu et al. "
         "2023) takes the patch features of a CLIP vision tower (ViT-L/14, from the layer before the last, one "
