@@ -22,10 +22,10 @@ PAGE_SUMMARIES = {
                    "instruction tuning with the loss masked, a reward model and DPO, measured side by side.",
     "Inference": "decoding strategies step by step, the KV cache on and off, FP32 / INT8 / 4-bit quantization, "
                  "speculative decoding, continuous batching, and where a decode step's time goes, measured live.",
-    "Multimodal": "a tiny CLIP: image/caption similarity, zero-shot classification, and images cut into "
-                  "ViT patches.",
-    "Agents": "a ReAct loop with a safe calculator and a search tool, every Thought, Action and "
-              "Observation shown.",
+    "Multimodal": "a tiny CLIP: image/caption similarity, zero-shot classification, images cut into ViT "
+                  "patches, a tiny LLaVA that answers questions about your picture, and a CLIP trained live.",
+    "Agents": "a ReAct loop with safe tools (calculator, search, an offline web, code in a box), driven by a "
+              "script, by you or by a tiny tool LM, every step shown; prompt injection measured.",
     "RAG & long context": "chunk documents, embed them with MiniLM, index them with faiss, and see the top "
                           "chunks and the prompt a generator would get; BM25, dense and hybrid retrieval scored on "
                           "labelled questions; faiss indexes on real embeddings; a cited answer; long context "
