@@ -22,7 +22,7 @@ Each kind of input is tried two ways: the whole table at core level, through the
 text files through the upload checks), and a case of each kind through the page itself in AppTest, where the
 session must keep working afterwards: one URL case per page and section (every Param far past its max, or junk
 for every third: no number, no choice, markup, control characters; plus junk keys), 24 text cases (6 text widgets
-x 4 texts), 5 calculator inputs through the page, 8 agent actions, 10 uploads through the pages. Pages and their
+x 4 texts), 5 calculator inputs through the page, 11 agent actions, 10 uploads through the pages. Pages and their
 sections are read from Home.py's navigation and each page's SECTIONS table (bench/load.py), so a new page or
 section is covered without editing this file. (test_case_table_counts keeps these numbers honest.)
 
