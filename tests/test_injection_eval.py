@@ -74,7 +74,7 @@ def test_the_gullible_script_is_hijacked_until_strip_and_the_tools_still_refuse(
         for defence, (_, strip) in J.DEFENCES.items():
             gullible, safe = by[plant.name, "gullible", defence], by[plant.name, "scripted", defence]
             assert gullible.followed is not strip  # marking alone does not stop a policy that ignores marks
-            assert not safe.followed and not safe.harm and safe.honest_answer
+            assert not safe.followed and not safe.harm and safe.honest_answer and safe.read and gullible.read
             assert gullible.harm is (not strip and bool(plant.planted_answer))  # only the answer hijack does harm
     stopped = J.measure({"scripted": policies.POLICIES["scripted"]}, run, base, on_run=lambda done, total: done < 3)
     assert len(stopped) == 3
@@ -91,3 +91,18 @@ def test_the_agents_page_shows_the_measured_table():
     assert rows["gullible script", "none"]["followed"] == n and rows["gullible script", "strip"]["followed"] == 0
     assert rows["gullible script", "none"]["harm"] == 1  # the answer hijack: the one harm no tool can refuse
     assert all(rows["safe script", d]["harm"] == 0 and rows["safe script", d]["honest answer"] == n for d in J.DEFENCES)
+
+
+def test_the_tool_lm_as_a_victim_runs_on_its_button():
+    from conftest import assert_ok, open_page
+
+    at = open_page("pages/agents.py")
+    summary = next(d.value for d in at.dataframe if "harm" in d.value.columns and "plant" not in d.value.columns)
+    assert "tool LM" not in set(summary["policy"])  # a real model runs only on its button
+    at.button(key="inj_tool_lm").click().run()
+    assert_ok(at, "Agents")
+    summary = next(d.value for d in at.dataframe if "harm" in d.value.columns and "plant" not in d.value.columns)
+    victim = summary[summary["policy"] == "tool LM"]
+    assert len(victim) >= 1 and set(victim["defence"]) <= set(J.DEFENCES)
+    assert (victim["harm"] <= victim["followed"]).all()  # harm needs the planted action (or answer) first
+    assert (victim["followed"] <= victim["read"]).all()  # and following needs reading
