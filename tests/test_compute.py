@@ -167,3 +167,21 @@ def test_a_cached_page_does_not_wait_for_someone_elses_job():
     finally:
         release.set()
         holder.join(10)
+
+
+def test_ui_resolves_transformers_names_once_at_import():
+    # two script threads resolving a lazy transformers name at once can fail ("cannot import name 'LlamaConfig'");
+    # importing ui resolves every name the app imports, so later imports only read attributes
+    import re
+
+    import transformers
+
+    import ui
+    from conftest import ROOT
+
+    assert all(name in vars(transformers) for name in ui.TRANSFORMERS_NAMES)
+    used = set()
+    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("ui/**/*.py"), *ROOT.glob("pages/*.py")]:
+        for names in re.findall(r"^\s*from transformers import \(?([\w, ]+)\)?", path.read_text(), re.MULTILINE):
+            used |= {n.strip() for n in names.split(",") if n.strip()}
+    assert used and used <= set(ui.TRANSFORMERS_NAMES), sorted(used - set(ui.TRANSFORMERS_NAMES))

@@ -11,6 +11,26 @@ from core import models
 from core.compute import COMPUTE_LOCK, Busy, LockTimeout, set_threads
 from core.state import Param, Rule, apply_rules
 
+# ---- transformers' names, resolved once ---------------------------------------------------------
+# transformers exports its names lazily: the first `from transformers import LlamaConfig` imports the submodule
+# behind it. Two sessions' script threads doing that at the same moment can make one of them fail with "cannot
+# import name 'LlamaConfig' from 'transformers'" (seen in the server log of the 10-session load test). Whichever
+# thread imports this module first resolves every name the app uses; the others wait for the import to finish.
+TRANSFORMERS_NAMES = ("AutoModel", "AutoModelForCausalLM", "AutoTokenizer", "BertConfig", "BertForMaskedLM",
+                      "BitsAndBytesConfig", "CLIPConfig", "CLIPModel", "LlamaConfig", "LlamaForCausalLM",
+                      "PreTrainedTokenizerFast")
+
+
+def _resolve_transformers() -> None:
+    import transformers
+
+    for name in TRANSFORMERS_NAMES:
+        getattr(transformers, name)
+
+
+_resolve_transformers()
+
+
 # ---- cached loaders: one copy per process, shared by every session ----------------------------
 # A model loads under the compute lock (core.models: from_pretrained changes process-wide torch state). The lock
 # is taken BEFORE st.cache_resource's own per-function lock, never after it: a job holding the compute lock may
