@@ -175,9 +175,9 @@ def test_ui_resolves_transformers_names_once_at_import():
     import re
 
     import transformers
+    from conftest import ROOT
 
     import ui
-    from conftest import ROOT
 
     assert all(name in vars(transformers) for name in ui.TRANSFORMERS_NAMES)
     used = set()
