@@ -136,18 +136,18 @@ def draw_step(step: Step, question: str, earlier: tuple, example: Trace, top_k: 
     with st.container(border=True):
         took = f" in {step.think_seconds * 1000:.1f} ms" if step.think_seconds else ""
         st.markdown(f"**Step {step.index}** · written by {WRITTEN_BY.get(step.by, step.by)}{took}")
-        st.markdown(f"💭 **Thought {step.index}:** {_md(step.thought)}")
+        st.markdown(f":material/psychology: **Thought {step.index}:** {_md(step.thought)}")
         st.code(f"Action {step.index}: {step.action}", language=None, wrap_lines=True)
         if step.tool == "finish" and step.ok:
             st.caption("finish[...] has no Observation: the loop ends with this answer.")
         elif step.ok:
-            st.markdown(f"👁️ **Observation {step.index}** ({step.tool}, {step.seconds * 1000:.2f} ms)")
+            st.markdown(f":material/visibility: **Observation {step.index}** ({step.tool}, {step.seconds * 1000:.2f} ms)")
             st.code(step.observation, language=None, wrap_lines=True)
         else:
             st.error(f"**Observation {step.index}:** {_md(step.observation)}")
         injected = [f.removeprefix("possible prompt injection: ") for f in step.flags if "injection" in f]
         if injected:
-            st.warning(f"⚠️ Possible prompt injection in this Observation: {_md(', '.join(injected))}. It came "
+            st.warning(f"Possible prompt injection in this Observation: {_md(', '.join(injected))}. It came "
                        "from a tool, so it is *data*: a model that obeys it is hijacked by whoever wrote the document.")
         if step.scores:
             with st.expander("BM25 score of every top entry"):
@@ -227,7 +227,7 @@ st.info(
 
 ui.bind_params(PARAMS)
 c_task, c_steps = st.columns([3, 1])
-task = c_task.selectbox("Task", TASK_KEYS, key="task", format_func=lambda k: "✏️ Your own question" if k == CUSTOM
+task = c_task.selectbox("Task", TASK_KEYS, key="task", format_func=lambda k: "Your own question…" if k == CUSTOM
                         else loop.EXAMPLE_TASKS[k].question[:90])
 max_steps = c_steps.slider("Step limit", 1, 10, key="steps")
 policy = st.radio("Who writes the Thoughts and Actions?", tuple(POLICY_LABELS), key="policy", horizontal=True,

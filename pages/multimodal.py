@@ -121,7 +121,7 @@ def similarity_section() -> None:
     c1, c2, c3 = st.columns([2, 2, 3])
     n = c1.slider("Pairs in the batch B", 4, 12, key="batch")
     c2.number_input("Batch seed", 0, 999_999, key="batch_seed")
-    c2.button("🔀 New batch", key="new_batch", on_click=_bump_batch_seed)
+    c2.button("New batch", key="new_batch", on_click=_bump_batch_seed, icon=":material/shuffle:")
     view = c3.radio("Show", VIEWS, key="view", format_func=VIEW_HELP.get)
     seed = st.session_state["batch_seed"]
     with ui.heavy("Scoring the batch"):
@@ -172,7 +172,7 @@ def picture_ui() -> tuple[np.ndarray | None, np.ndarray | None, bool, dict | Non
         colour = c2.selectbox("Colour", list(COLOURS), key="colour")
         position = c3.selectbox("Position", list(POSITIONS), key="position")
         seed = c4.number_input("Jitter seed", 0, 999_999, key="seed")
-        c4.button("🎲 Random picture", key="random_picture", on_click=_randomize)
+        c4.button("Random picture", key="random_picture", on_click=_randomize, icon=":material/casino:")
         spec = Spec(shape, colour, position, HELDOUT_SEED + seed)
         return draw_picture(spec, DEMO_SIZE), draw_picture(spec, size), False, \
             {"colour": colour, "shape": shape, "position": position}
@@ -221,7 +221,7 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, uploaded: bool, tr
         if truth else None
     best = int(np.argmax(res.probs))
     c3.altair_chart(charts.probability_bars(names, res.probs, "top 10 prompts", highlight=right))
-    verdict = "" if truth is None else (" ✅ correct" if names[best] == right else f" ❌ the truth is *{right}*")
+    verdict = "" if truth is None else (" :material/check_circle: correct" if names[best] == right else f" :material/cancel: the truth is *{right}*")
     st.markdown(f"Prediction: **{res.prompts[best]}** (p = {res.probs[best]:.2f}){verdict}")
     st.altair_chart(charts.marginal_bars(res.marginals, truth))
     st.caption("Each attribute's bars add up the probabilities of the prompts that mention it. "
@@ -229,7 +229,7 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, uploaded: bool, tr
                   "square with white, shrunk to 32×32; anything but a flat shape on white is out of distribution "
                   "and the probabilities then mean little. ")
                + f"Accuracy of the bundled model on held-out pictures: {_accuracy_line()}")
-    if st.toggle("✍️ Write your own prompts", key="own_prompts"):
+    if st.toggle("Write your own prompts", key="own_prompts"):
         own_prompts_ui(small)
     ui.code_behind(tiny_clip.zero_shot, tiny_clip.preprocess, uploads.to_model_picture, uploads.check_header,
                    uploads.load_upload)
@@ -305,7 +305,7 @@ def patches_section(picture: np.ndarray, small: np.ndarray) -> None:
         f"matrix E: flattening each patch of this picture and multiplying by the conv weights gives "
         f"{tuple(as_linear.shape)} token vectors equal to the conv output up to **{diff:.1e}** (float32 rounding).")
     st.caption("Reassembling the patches gives back the picture exactly: "
-               f"{'✅' if np.array_equal(vit.unpatchify(patches, H, W), picture) else '❌'} (checked just now).")
+               f"{'yes ✓' if np.array_equal(vit.unpatchify(patches, H, W), picture) else 'NO ✗'} (checked just now).")
     ui.code_behind(vit.patchify, vit.unpatchify, vit.patch_embeddings)
 
 

@@ -68,3 +68,17 @@ def test_registry_loads_every_bundled_model():
     clip, _ = models.load_clip()
     assert type(clip).__name__ == "CLIPModel"
     assert models.load_sentence_embedder().encode(["hello"]).shape == (1, 384)
+
+
+def test_no_emoji_in_what_the_pages_show():
+    """Emoji show as empty boxes in a browser without an emoji font (the headless test browser, many projector PCs):
+    the pages use Streamlit's Material icons (':material/...:') instead. ✓ and ✗ are plain symbols every font has."""
+    import re
+    from pathlib import Path
+
+    emoji = re.compile("[\U0001F300-\U0001FAFF\u2600-\u26FF\u2700-\u27BF\u2B50\u2B55]")
+    root = Path(__file__).resolve().parents[1]
+    for path in [root / "Home.py", *root.glob("pages/*.py"), *root.glob("ui/**/*.py")]:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            found = [c for c in emoji.findall(line) if c not in "✓✗"]
+            assert not found, f"{path.relative_to(root)}:{n}: {found}"

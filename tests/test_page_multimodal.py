@@ -41,7 +41,7 @@ def test_opens_with_all_sections(at):
     assert len(charts_of(at)) >= 5  # two heatmaps, top prompts, marginals, token counts
     assert not at.error
     # the default picture (a red circle on the left) is classified correctly by the bundled model
-    assert any("✅ correct" in m.value for m in at.markdown), [m.value for m in at.markdown if "Prediction" in m.value]
+    assert any(":material/check_circle: correct" in m.value for m in at.markdown), [m.value for m in at.markdown if "Prediction" in m.value]
     # patch maths for the default P = 16 on the 96×96 picture: 6·6 = 36 tokens
     assert any("= 36" in latex.value for latex in at.latex)
 

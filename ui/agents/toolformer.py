@@ -95,7 +95,7 @@ def _question_picker() -> str | None:
     presets = [q for f in FAMILIES for q in [q for q in held if q.family == f][:PRESETS_PER_FAMILY]]
     labels = {q.question: f"{q.family}: {q.question}" for q in presets}
     choice = st.selectbox("Question (held out: never seen in training)", (*labels, CUSTOM), key="tlm_question",
-                          format_func=lambda k: "✏️ Your own question" if k == CUSTOM else labels[k])
+                          format_func=lambda k: "Your own question…" if k == CUSTOM else labels[k])
     if choice != CUSTOM:
         return choice
     raw = st.text_input("Your question", value="What is 123 * 45?", key="tlm_custom",

@@ -56,7 +56,8 @@ def render(small: np.ndarray, truth: dict | None) -> None:
     st.markdown(f"**Prompt:** `<16 visual tokens>{llava.prompt_text(task)}`")
     st.text(f"Answer (greedy): {trace.answer}")  # plain text: the model's words, never markdown
     if right is not None:
-        st.markdown("✅ matches the picture" if trace.answer == right else f"❌ the picture shows *{right}*")
+        st.markdown(":material/check_circle: matches the picture" if trace.answer == right
+                    else f":material/cancel: the picture shows *{right}*")
     c1, c2 = st.columns([3, 2])
     c1.dataframe([{"step": r[0], "shape": " × ".join(map(str, r[1])), "dimensions": r[2]} for r in trace.rows],
                  hide_index=True)
@@ -80,7 +81,7 @@ def render(small: np.ndarray, truth: dict | None) -> None:
 def measure_llava_ui() -> None:
     c1, c2 = st.columns([3, 1])
     n = c1.slider("Held-out pictures to score", 10, 100, key="llava_n", step=10)
-    if c2.button("📏 Measure accuracy", key="llava_measure"):
+    if c2.button("Measure accuracy", key="llava_measure", icon=":material/straighten:"):
         st.session_state["llava_measured"] = n
     if st.session_state.get("llava_measured") != n:
         st.caption("Scores the four instructions on pictures never seen in training, with the picture and with "
