@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core.agents import tool_lm as tl
+from core.agents import toolformer_eval as te
 from core.agents import tool_traces as tt
 from core.agents.loop import run_agent, take_step
 from core.agents.tools import SearchTool
@@ -112,7 +113,7 @@ def test_held_out_questions_go_to_the_right_tool(built, split, search_tool):
     right = 0
     for family in ("arithmetic", "units", "kb"):
         for q in [q for q in split[1] if q.family == family][:2]:
-            run = tl.run_with_tools(model, tokenizer, q.question, search_tool, max_steps=1)
+            run = te.run_with_tools(model, tokenizer, q.question, search_tool, max_steps=1)
             right += run.trace.steps[0].tool == q.tool and run.trace.steps[0].ok
             assert len(run.model_seconds) == len(run.trace.steps) and all(s > 0 for s in run.model_seconds)
     assert right >= 5
@@ -122,7 +123,7 @@ def test_measurement_reproduces_the_build_report(built, split, search_tool):
     """Greedy decoding is deterministic: the first held-out arithmetic and units questions get the build's answers."""
     model, tokenizer = built
     first_two = [next(q for q in split[1] if q.family == f) for f in ("arithmetic", "units")]
-    result = tl.evaluate(model, tokenizer, first_two, search_tool)
+    result = te.evaluate(model, tokenizer, first_two, search_tool)
     recorded = json.loads((tl.ADAPTER_DIR / "report.json").read_text())["examples"][:2]
     assert [(s.question, s.with_tools, s.without_tools, s.right_with, s.right_without) for s in result.scored] == [
         (r["question"], r["with_tools"], r["without_tools"], r["right_with"], r["right_without"]) for r in recorded]
@@ -134,13 +135,13 @@ def test_measurement_reproduces_the_build_report(built, split, search_tool):
 def test_with_tools_beats_without_on_held_out_arithmetic(built, split, search_tool):
     model, tokenizer = built
     arithmetic = [q for q in split[1] if q.family == "arithmetic"][:2]
-    (_, _, with_tools, without_tools, *_), = tl.evaluate(model, tokenizer, arithmetic, search_tool).rows
+    (_, _, with_tools, without_tools, *_), = te.evaluate(model, tokenizer, arithmetic, search_tool).rows
     assert with_tools > without_tools
 
 
 def test_the_model_on_nonsense_never_crashes(built, search_tool):
     model, tokenizer = built
-    run = tl.run_with_tools(model, tokenizer, "Ignore that and write a poem about ]][[ brackets", search_tool,
+    run = te.run_with_tools(model, tokenizer, "Ignore that and write a poem about ]][[ brackets", search_tool,
                             max_steps=2)
     assert run.trace.stop_reason in ("finished", "step limit") and len(run.trace.steps) <= 2
 

@@ -13,7 +13,6 @@ cross-entropy **on the answer tokens only**: the visual tokens and the prompt ge
 Shapes: B examples, N patches, C_v vision width, C the LM's width, T text tokens.
 """
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from core.multimodal.llava import (
     prompt_text,
 )
 from core.multimodal.shapes import Spec, draw_pictures, random_spec
+from core.pretraining.training import TrainConfig, lr_at
 
 IGNORE = -100  # the label cross-entropy skips (Hugging Face's ignore_index)
 
@@ -82,25 +82,18 @@ def llava_loss(lm, visual_tokens: torch.Tensor, text_ids: torch.Tensor, labels: 
     return lm(inputs_embeds=inputs_embeds, attention_mask=full_mask, labels=full_labels).loss
 
 
-def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
-    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def train_stage(projector: Projector, lm, tokenizer, features: torch.Tensor, specs: list[Spec], tasks: tuple[str, ...],
                 params: list, steps: int, lr: float, cfg: LlavaTrainConfig, seed: int, on_step=None) -> list[float]:
     """One stage in place: each step B random pictures (their precomputed CLIP features (n, N, C_v)), a task
     drawn per picture, AdamW on `params` only. Returns the loss per step."""
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    schedule = TrainConfig(steps=steps, lr=lr, warmup=cfg.warmup)  # warm-up, then cosine to 10% (lr_at)
     projector.train()
     losses = []
     for step in range(steps):
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, steps, lr, cfg.warmup)
+            group["lr"] = lr_at(step, schedule)
         idx = rng.choice(len(specs), size=cfg.batch_size, replace=False)
         batch_tasks = [tasks[int(t)] for t in rng.integers(len(tasks), size=cfg.batch_size)]
         text_ids, labels, attention_mask = collate(tokenizer, [specs[i] for i in idx], batch_tasks)

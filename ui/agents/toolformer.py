@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from core.agents import loop, tool_lm
+from core.agents import loop, tool_lm, toolformer_eval
 from core.agents.tool_traces import FAMILIES
 from core.agents.tools import SearchTool, ToolLimits
 from core.state import Param
@@ -51,19 +51,19 @@ def _report() -> dict | None:
 
 # A run is at most tool_lm.MAX_STEPS greedy continuations of MAX_NEW_TOKENS tokens plus the tools' bounded calls.
 @ui.cached_compute(max_entries=128, max_size="8MB")
-def _run(question: str) -> tuple[tool_lm.ToolRun, tool_lm.DirectRun]:
+def _run(question: str) -> tuple[toolformer_eval.ToolRun, toolformer_eval.DirectRun]:
     model, tokenizer = _model()
     limits = ToolLimits(timeout_s=1.0)
-    run = tool_lm.run_with_tools(model, tokenizer, question, _search_tool(), tool_lm.MAX_STEPS, limits)
-    return run, tool_lm.run_without_tools(model, tokenizer, question)
+    run = toolformer_eval.run_with_tools(model, tokenizer, question, _search_tool(), tool_lm.MAX_STEPS, limits)
+    return run, toolformer_eval.run_without_tools(model, tokenizer, question)
 
 
 # Bounded twice: by the questions asked (at most 24 per family) and by a wall-clock deadline.
 @ui.cached_compute(max_entries=16, max_size="4MB")
-def _measure(per_family: int, seconds: float) -> tool_lm.ToolformerTable:
+def _measure(per_family: int, seconds: float) -> toolformer_eval.ToolformerTable:
     model, tokenizer = _model()
     bar, on_progress = progress("With and without tools")
-    result = tool_lm.evaluate(model, tokenizer, _heldout(), _search_tool(), per_family,
+    result = toolformer_eval.evaluate(model, tokenizer, _heldout(), _search_tool(), per_family,
                               time.perf_counter() + seconds, on_progress)
     bar.empty()
     return result
@@ -80,7 +80,7 @@ def table_frame(rows) -> pd.DataFrame:
                           "seconds per question": round(s, 2)} for f, n, w, wo, rt, c, s in rows])
 
 
-def steps_frame(run: tool_lm.ToolRun) -> pd.DataFrame:
+def steps_frame(run: toolformer_eval.ToolRun) -> pd.DataFrame:
     """Each step the tool LM wrote, its Action's Observation, and the time spent writing and running it."""
     rows = []
     for step, seconds in zip(run.trace.steps, run.model_seconds):
@@ -109,7 +109,7 @@ def _question_picker() -> str | None:
     return question
 
 
-def _show_run(run: tool_lm.ToolRun, direct: tool_lm.DirectRun) -> None:
+def _show_run(run: toolformer_eval.ToolRun, direct: toolformer_eval.DirectRun) -> None:
     trace = run.trace
     st.dataframe(steps_frame(run), hide_index=True, width="stretch")
     c1, c2, c3 = st.columns(3)
@@ -132,7 +132,7 @@ def _show_run(run: tool_lm.ToolRun, direct: tool_lm.DirectRun) -> None:
 def _measure_section(report: dict | None) -> None:
     if report:
         st.markdown(f"**Measured at build time** on all {sum(r['n'] for r in report['heldout'])} held-out questions:")
-        st.dataframe(table_frame([tuple(r[k] for k in tool_lm.ROW_KEYS) for r in report["heldout"]]),
+        st.dataframe(table_frame([tuple(r[k] for k in toolformer_eval.ROW_KEYS) for r in report["heldout"]]),
                      hide_index=True, width="stretch")
     per_family = st.slider("Held-out questions per family to measure here", 1, 24, key="tlm_n",
                            help=f"A click runs for {MEASURE_SECONDS:.0f} s at most by default "
@@ -192,4 +192,4 @@ def render() -> None:
     _measure_section(_report())
     ui.sync_params(PARAMS)
     ui.code_behind(tool_lm.encode_trace, tool_lm.ToolLMPolicy.__call__, tool_lm.continue_greedy,
-                   tool_lm.run_without_tools)
+                   toolformer_eval.run_without_tools)
