@@ -18,6 +18,7 @@ PAGES = [
 HOME = st.Page("pages/home.py", title="Home", icon=":material/science:", default=True)
 
 page = st.navigation({"LLM Lab": [HOME], "Pages": PAGES})
-chrome.top()
-page.run()
-chrome.bottom()
+with chrome.run_log(page):  # off unless LLM_LAB_RUN_LOG names a file (the load test's server-side times)
+    chrome.top()
+    page.run()
+    chrome.bottom()

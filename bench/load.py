@@ -4,13 +4,21 @@ A classroom in one process: N concurrent browser sessions (one headless Chromium
 through every page of the real server (`streamlit run Home.py`) while one more session keeps the heaviest
 action running (Fine-tuning's "Train both", or Quantization's "Measure"), over and over, until they are done.
 Prints the sessions, p50/p95 page times (first visits, later visits, later visits while the heavy action
-ran) and the server's peak resident memory (VmHWM from /proc/<pid>/status).
+ran), the server's own time for each script run, and its peak resident memory (VmHWM from /proc/<pid>/status).
 
 A page time runs from the click on the sidebar link (or `goto` for the first page) until the new page's
 title is drawn and Streamlit's own run-state flag says the script has finished
 (`[data-testid=stApp][data-test-script-state=notRunning]`, what Streamlit's e2e tests wait for). Later
 visits hit the process-wide caches, so they measure what the compute lock promises: a cache hit never waits
-behind someone else's long job. Measure on a quiet machine: every session shares the server's cores.
+behind someone else's long job. With `--warm`, one session first walks every page alone, so every visit of the
+classroom is a cache hit.
+
+Here the browsers run on the server's own cores, which a classroom's do not (each student's browser draws on
+the student's machine): drawing a cached page costs its browser about 1 s of CPU here, so ten browsers on two
+cores measure mostly each other. They run at the lowest CPU priority (`nice 19`, `--browser-nice`), so the
+server is served first, and the server logs its own time for every script run (ui.chrome.run_log:
+LLM_LAB_RUN_LOG), with how long the run waited for the compute lock: that is the server's share of a page
+time, which the p95 bound is about. Measure on a quiet machine.
 
 tests/test_load.py runs the same driver and checks it; tests/test_replicas.py reuses `serve` and the driver.
 """
@@ -116,6 +124,7 @@ class Server:
     url: str
     proc: subprocess.Popen
     log: Path
+    runs: Path  # one JSON line per script run (ui.chrome.run_log)
 
     @property
     def pid(self) -> int:
@@ -130,12 +139,14 @@ def serve(port: int | None = None, log_dir: Path | None = None, env: dict | None
     port = port or free_port()
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="llm-lab-serve-"))
     log = log_dir / f"streamlit-{port}.log"
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+    runs = log_dir / f"runs-{port}.jsonl"
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "LLM_LAB_RUN_LOG": str(runs),
+                **(env or {})}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
                                  "--server.address", "127.0.0.1", "--server.headless", "true"],
                                 cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
+    server = Server(f"http://127.0.0.1:{port}", proc, log, runs)
     try:
         wait_healthy(server.url, proc=proc)
         yield server
@@ -161,12 +172,37 @@ def memory_kb(pid: int) -> dict[str, int]:
     return out
 
 
+@dataclass(frozen=True)
+class Run:
+    """One script run as the server logged it (ui.chrome.run_log)."""
+    start: float  # time.time()
+    seconds: float
+    cpu_s: float  # CPU time of the run's own thread (the rest of `seconds`: waiting for the CPU, the GIL, locks)
+    page: str
+    session: str
+    lock_wait_s: float
+    lock_holds: int  # 0: the run only read caches
+    ended: str
+
+
+def read_runs(path: Path) -> list[Run]:
+    """The server's run log; [] when there is none."""
+    import json
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    return [Run(**json.loads(line)) for line in lines if line.strip()]
+
+
 # ---- the browser side -------------------------------------------------------------------------------------
 @dataclass
 class Visit:
     session: int
     round: int  # 0: the session's first visit of this page; 1, 2, ...: later visits
     path: str
+    cached: bool  # someone had opened this page before (a later round, or after --warm)
     start: float  # time.monotonic()
     seconds: float
     exceptions: list  # inner texts of stException elements on the page
@@ -188,16 +224,37 @@ class LoadResult:
     console_errors: list = field(default_factory=list)
     failures: list = field(default_factory=list)  # sessions that did not finish: (session, error)
     replicas: dict = field(default_factory=dict)  # session -> values of the proxy's replica header it saw
+    warm: list = field(default_factory=list)  # the warm-up walk's visits (--warm), not counted in `visits`
+    probe: list = field(default_factory=list)  # the probe student's visits (its browser not niced), apart
+    started: float = 0.0  # time.time() and time.monotonic() when the classroom (after any warm-up) started
+    started_monotonic: float = 0.0
+    runs: list = field(default_factory=list)  # the server's runs during the classroom (read_runs), if logged
 
     def times(self, later: bool | None = None, during_heavy: bool = False) -> list[float]:
-        chosen = [v for v in self.visits if later is None or (v.round > 0) == later]
+        """Browser-side page times: all, cache hits (later=True) or first computations (False)."""
+        chosen = [v for v in self.visits if later is None or v.cached == later]
         if during_heavy:
-            chosen = [v for v in chosen if any(h.start <= v.start <= h.start + h.seconds for h in self.heavy)]
+            chosen = [v for v in chosen if self._during_heavy(v.start)]
         return [v.seconds for v in chosen]
+
+    def _during_heavy(self, monotonic: float) -> bool:
+        return any(h.start <= monotonic <= h.start + h.seconds for h in self.heavy)
+
+    def server_times(self, during_heavy: bool = False) -> list[float]:
+        """Server-side times of the classroom's script runs that only read caches (took the compute lock 0 times)."""
+        chosen = [r for r in self.runs if r.lock_holds == 0]
+        if during_heavy:  # the run log's wall clock, mapped onto the driver's monotonic clock
+            chosen = [r for r in chosen if self._during_heavy(r.start - self.started + self.started_monotonic)]
+        return [r.seconds for r in chosen]
+
+    @property
+    def lock_waits(self) -> list[float]:
+        """Seconds each run that waited for the compute lock waited."""
+        return [r.lock_wait_s for r in self.runs if r.lock_wait_s > 0.001]
 
     @property
     def exceptions(self) -> list:
-        return [(v.session, v.path, e) for v in self.visits for e in v.exceptions] + \
+        return [(v.session, v.path, e) for v in self.visits + self.warm + self.probe for e in v.exceptions] + \
                [("heavy", h.path, e) for h in self.heavy for e in h.exceptions]
 
 
@@ -241,7 +298,7 @@ async def _open(page, base: str, path: str, prev: str, timeout_ms: float, first:
 
 
 async def _walk(browser, n: int, base: str, pages: list, rounds: int, result: LoadResult, timeout_ms: float,
-                replica_header: str | None) -> None:
+                replica_header: str | None, warmed: bool = False) -> None:
     """One student: every page in a rotated order, `rounds` times, within one Streamlit session."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
@@ -258,10 +315,39 @@ async def _walk(browser, n: int, base: str, pages: list, rounds: int, result: Lo
                 start = time.monotonic()
                 await _open(page, base, path, prev, timeout_ms, first=rnd == 0 and i == 0)
                 seconds = time.monotonic() - start
-                result.visits.append(Visit(n, rnd, path, start, seconds, await _exceptions(page)))
+                result.visits.append(Visit(n, rnd, path, rnd > 0 or warmed, start, seconds, await _exceptions(page)))
                 prev = await _h1(page)
     except Exception as err:  # noqa: BLE001 - a failed session is reported, the others go on
         result.failures.append((n, f"{where}: {type(err).__name__}: {str(err)[:300]}"))
+    finally:
+        await context.close()
+
+
+PROBE_READ_S = 3.0  # the probe student reads each page this long before the next click
+
+
+async def _probe(browser, base: str, pages: list, result: LoadResult, stop: asyncio.Event, timeout_ms: float,
+                 warmed: bool) -> None:
+    """One more student who keeps walking every page, reading each for PROBE_READ_S, until the classroom is done."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = await context.new_page()
+        page.on("pageerror", lambda err: result.console_errors.append(("probe", str(err)[:300])))
+        prev, rnd, where = "", 0, ""
+        while not stop.is_set():
+            for i, (path, _title) in enumerate(pages):
+                where = f"/{path} (round {rnd})"
+                start = time.monotonic()
+                await _open(page, base, path, prev, timeout_ms, first=rnd == 0 and i == 0)
+                result.probe.append(Visit(-1, rnd, path, rnd > 0 or warmed, start, time.monotonic() - start,
+                                          await _exceptions(page)))
+                prev = await _h1(page)
+                if stop.is_set():
+                    break
+                await asyncio.sleep(PROBE_READ_S)
+            rnd += 1
+    except Exception as err:  # noqa: BLE001
+        result.failures.append(("probe", f"{where}: {type(err).__name__}: {str(err)[:300]}"))
     finally:
         await context.close()
 
@@ -288,12 +374,33 @@ async def _heavy(browser, base: str, action: str, result: LoadResult, stop: asyn
         await context.close()
 
 
+def _niced_chromium(nice: int) -> str:
+    """A launcher that starts Chromium at CPU priority `nice` (its renderers inherit it); Chromium itself if 0."""
+    import stat
+    import tempfile
+
+    if not nice:
+        return CHROMIUM
+    path = Path(tempfile.mkdtemp(prefix="llm-lab-chromium-")) / "chromium"
+    # Playwright starts the browser in a session of its own, and Linux schedules sessions as groups
+    # (autogroup): between groups only the group's nice counts, so set it as well as the process's.
+    path.write_text(f'#!/bin/sh\necho {int(nice)} > /proc/self/autogroup 2>/dev/null\n'
+                    f'exec nice -n {int(nice)} "{CHROMIUM}" "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
 async def drive(base: str, sessions: int = 10, rounds: int = 2, heavy: str | None = "fine_tuning",
-                timeout_s: float = 300, replica_header: str | None = None) -> LoadResult:
+                timeout_s: float = 300, replica_header: str | None = None, warm: bool = False,
+                browser_nice: int = 19, runs_log: Path | None = None, probe: bool = False) -> LoadResult:
     """Run the classroom against `base` (http://host:port) and return every measured visit.
 
-    All sessions start together; the heavy session clicks its button again and again until the walkers are
-    done, so their later rounds (cache hits) run while it works."""
+    With `warm`, one session first walks every page alone (result.warm), so the classroom's visits are all cache
+    hits. Then all sessions start together; the heavy session clicks its button again and again until the
+    walkers are done, so their later rounds (cache hits) run while it works. `runs_log` is the server's run log
+    (Server.runs): the runs logged while the classroom ran are read into result.runs. With `probe`, one more
+    student walks the same pages in a browser of its own that is not niced (result.probe): the page times of a
+    student whose browser has a fair share of the CPU, as on the student's own machine."""
     from playwright.async_api import async_playwright
 
     if CHROMIUM is None:
@@ -302,17 +409,32 @@ async def drive(base: str, sessions: int = 10, rounds: int = 2, heavy: str | Non
     result = LoadResult(sessions)
     timeout_ms = timeout_s * 1000
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=_niced_chromium(browser_nice), args=CHROMIUM_ARGS)
         try:
+            if warm:
+                alone = LoadResult(1)
+                await _walk(browser, 0, base, pages, 1, alone, timeout_ms, None)
+                result.warm, result.failures = alone.visits, [("warm-up", f) for _, f in alone.failures]
+                result.console_errors += alone.console_errors
+            result.started, result.started_monotonic = time.time(), time.monotonic()
             stop = asyncio.Event()
             heavy_task = asyncio.create_task(_heavy(browser, base, heavy, result, stop, timeout_ms)) if heavy else None
-            await asyncio.gather(*(_walk(browser, n, base, pages, rounds, result, timeout_ms, replica_header)
-                                   for n in range(sessions)))
-            stop.set()
+            own = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS) if probe else None
+            probe_task = asyncio.create_task(_probe(own, base, pages, result, stop, timeout_ms, warm)) if own else None
+            try:
+                await asyncio.gather(*(_walk(browser, n, base, pages, rounds, result, timeout_ms, replica_header, warm)
+                                       for n in range(sessions)))
+            finally:
+                stop.set()
+                if probe_task:
+                    await probe_task
+                    await own.close()
             if heavy_task:
                 await heavy_task
         finally:
             await browser.close()
+    if runs_log is not None:
+        result.runs = [r for r in read_runs(runs_log) if r.start >= result.started]
     return result
 
 
@@ -324,13 +446,29 @@ def summary(result: LoadResult, pid: int | None = None, heavy: str | None = None
                 f"   max {max(values):6.2f} s")
 
     lines = [f"sessions: {result.sessions} walking every page"
-             + (f" + 1 running the heavy action ({heavy})" if heavy else ""),
+             + (f" + 1 running the heavy action ({heavy})" if heavy else "")
+             + (f", after one session walked every page alone ({sum(v.seconds for v in result.warm):.0f} s)"
+                if result.warm else ""),
              (f"visits: {len(result.visits)}, exceptions: {len(result.exceptions)}, console errors: "
               f"{len(result.console_errors)}, failed sessions: {len(result.failures)}"),
+             "browser side (click to page drawn; the browsers share the server's cores at nice 19):",
              line("first visits", result.times(later=False)),
              line("later visits (cached)", result.times(later=True)),
              line("later visits during the heavy action", result.times(later=True, during_heavy=True)),
              line("heavy action runs", [h.seconds for h in result.heavy])]
+    if result.probe:
+        lines += ["one more student whose browser is not niced (a fair share of the CPU, as on its own machine):",
+                  line("its cached visits", [v.seconds for v in result.probe if v.cached]),
+                  line("  of them during the heavy action",
+                       [v.seconds for v in result.probe if v.cached and result._during_heavy(v.start)])]
+    if result.runs:
+        waits = result.lock_waits
+        lines += ["server side (one script run, ui.chrome.run_log):",
+                  line("runs that only read caches", result.server_times()),
+                  line("  of them during the heavy action", result.server_times(during_heavy=True)),
+                  line("runs that computed (took the lock)", [r.seconds for r in result.runs if r.lock_holds]),
+                  f"  runs that waited for the compute lock: {len(waits)} of {len(result.runs)}"
+                  + (f", longest wait {max(waits):.1f} s" if waits else "")]
     if pid is not None:
         mem = memory_kb(pid)
         if mem:
@@ -345,18 +483,26 @@ def summary(result: LoadResult, pid: int | None = None, heavy: str | None = None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[1])
     parser.add_argument("--sessions", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2, help="walks through every page per session (>= 2)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="walks through every page per session (>= 2 without --warm, for cache hits)")
     parser.add_argument("--heavy", choices=[*HEAVY, "none"], default="fine_tuning")
-    parser.add_argument("--url", help="drive a running server instead of starting one (no memory figure)")
+    parser.add_argument("--warm", action="store_true", help="one session walks every page alone first")
+    parser.add_argument("--browser-nice", type=int, default=19,
+                        help="CPU priority of the browsers (0: the same as the server's)")
+    parser.add_argument("--probe", action="store_true",
+                        help="one more student in a browser that is not niced: page times with a fair CPU share")
+    parser.add_argument("--url", help="drive a running server instead of starting one (no memory or server times)")
     args = parser.parse_args(argv)
     heavy = None if args.heavy == "none" else args.heavy
+    options = {"sessions": args.sessions, "rounds": args.rounds, "heavy": heavy, "warm": args.warm,
+               "browser_nice": args.browser_nice, "probe": args.probe}
     if args.url:
-        result = asyncio.run(drive(args.url.rstrip("/"), args.sessions, args.rounds, heavy))
+        result = asyncio.run(drive(args.url.rstrip("/"), **options))
         print(summary(result, heavy=heavy))
     else:
         with serve() as server:
             print(f"server {server.url} (pid {server.pid}), log {server.log}", flush=True)
-            result = asyncio.run(drive(server.url, args.sessions, args.rounds, heavy))
+            result = asyncio.run(drive(server.url, runs_log=server.runs, **options))
             print(summary(result, server.pid, heavy))
     return 1 if result.exceptions or result.failures else 0
 

@@ -83,6 +83,7 @@ class ComputeLock:
         self.last_wait_s = 0.0
         self.longest_wait_s = 0.0
         self.refused = 0  # callers turned away because the queue was full
+        self._mine = threading.local()  # per thread: seconds waited and holds taken (see `thread_stats`)
 
     @property
     def waiting(self) -> int:
@@ -91,6 +92,14 @@ class ComputeLock:
 
     def busy(self) -> bool:
         return self._holder is not None
+
+    def thread_stats(self, reset: bool = False) -> tuple[float, int]:
+        """(seconds waited, holds taken) by the calling thread since its last reset: a script run that only read
+        caches shows (0.0, 0). Re-entrant holds and refused or timed-out calls are not counted as holds."""
+        stats = (getattr(self._mine, "waited", 0.0), getattr(self._mine, "holds", 0))
+        if reset:
+            self._mine.waited, self._mine.holds = 0.0, 0
+        return stats
 
     @contextmanager
     def hold(self, timeout_s: float | None = None, queue_limit: bool = True):
@@ -117,12 +126,15 @@ class ComputeLock:
                         if remaining <= 0:
                             self._queue.remove(ticket)
                             self._cond.notify_all()
+                            self._mine.waited = getattr(self._mine, "waited", 0.0) + time.perf_counter() - start
                             raise LockTimeout(f"waited {time.perf_counter() - start:.0f} s for the CPU")
                         self._cond.wait(remaining)
                     self._queue.popleft()
                 self._holder, self._depth = me, 1
                 self.last_wait_s = time.perf_counter() - start
                 self.longest_wait_s = max(self.longest_wait_s, self.last_wait_s)
+                self._mine.waited = getattr(self._mine, "waited", 0.0) + self.last_wait_s
+                self._mine.holds = getattr(self._mine, "holds", 0) + 1
         try:
             yield self
         finally:

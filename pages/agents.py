@@ -151,7 +151,7 @@ def draw_step(step: Step, question: str, earlier: tuple, example: Trace, top_k: 
                        "from a tool, so it is *data*: a model that obeys it is hijacked by whoever wrote the document.")
         if step.scores:
             with st.expander("BM25 score of every top entry"):
-                st.altair_chart(charts.bm25_chart(step.scores, top_k, step.tool_input))
+                ui.chart(charts.bm25_chart, step.scores, top_k, step.tool_input)
         if step.by == "tool-lm":  # what the tool LM really read: its own short format, not the full ReAct prompt
             with st.expander(f"The prompt the tool LM read before writing step {step.index}"):
                 st.code(tool_lm.prompt_text(question, earlier), language=None, wrap_lines=True)

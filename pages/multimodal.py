@@ -132,7 +132,7 @@ def similarity_section() -> None:
     for col, res, name in ((cols[0], before, "untrained (random weights)"), (cols[1], after, "trained tiny CLIP")):
         values, domain = _view(res, view)
         frame = charts.similarity_frame(values, res.captions)
-        col.altair_chart(charts.similarity_heatmap(frame, name, view, domain, size=220))
+        ui.chart(charts.similarity_heatmap, frame, name, view, domain, size=220, on=col)
         col.caption(f"InfoNCE loss **{res.loss:.3g}** (chance: ln B = {np.log(n):.3f}) · "
                     f"own caption ranked first for **{res.top1:.0%}** of pictures · exp(t) = {res.logit_scale:.1f}")
     st.caption("Measured live on this server's CPU. The captions all differ in shape, colour or position, so the "
@@ -220,10 +220,10 @@ def zero_shot_section(picture: np.ndarray, small: np.ndarray, uploaded: bool, tr
     right = " ".join([truth["colour"], truth["shape"]] + ([truth["position"]] if labels == tiny_clip.LABEL_SETS[1] else [])) \
         if truth else None
     best = int(np.argmax(res.probs))
-    c3.altair_chart(charts.probability_bars(names, res.probs, "top 10 prompts", highlight=right))
+    ui.chart(charts.probability_bars, names, res.probs, "top 10 prompts", highlight=right, on=c3)
     verdict = "" if truth is None else (" :material/check_circle: correct" if names[best] == right else f" :material/cancel: the truth is *{right}*")
     st.markdown(f"Prediction: **{res.prompts[best]}** (p = {res.probs[best]:.2f}){verdict}")
-    st.altair_chart(charts.marginal_bars(res.marginals, truth))
+    ui.chart(charts.marginal_bars, res.marginals, truth)
     st.caption("Each attribute's bars add up the probabilities of the prompts that mention it. "
                + ("Truth in orange. " if truth else "An upload is squeezed into the model's world: padded to a "
                   "square with white, shrunk to 32×32; anything but a flat shape on white is out of distribution "
@@ -246,7 +246,7 @@ def own_prompts_ui(small: np.ndarray) -> None:
     prompts = prompts[:MAX_PROMPTS]
     with ui.heavy("Classifying with your prompts"):
         probs = _zero_shot_prompts(small, prompts)
-    st.altair_chart(charts.probability_bars(list(prompts), probs, "your prompts", top=MAX_PROMPTS))
+    ui.chart(charts.probability_bars, list(prompts), probs, "your prompts", top=MAX_PROMPTS)
     best = int(np.argmax(probs))
     st.text(f"Your prompts' winner: {prompts[best]} (p = {probs[best]:.2f})")  # plain text: the learner's words
     st.caption("The model only ever read captions built from 4 shapes, 6 colours and 5 positions: words outside "
@@ -281,7 +281,7 @@ def patches_section(picture: np.ndarray, small: np.ndarray) -> None:
     c1, c2 = st.columns(2)
     c1.image(vit.grid_picture(picture, P, scale=3), caption=f"{H}×{W} picture, {H // P}×{W // P} grid of patches",
              width=288)
-    c2.altair_chart(charts.token_count_chart(H, list(PATCH_SIZES), P))
+    ui.chart(charts.token_count_chart, H, list(PATCH_SIZES), P, on=c2)
     per_row = min(N, 36)  # a strip about 680 pixels wide, each patch as large as fits
     scale = max(1, int((680 / per_row - 2) // P))
     st.image(vit.patch_sequence(patches, per_row, scale=scale),

@@ -20,3 +20,9 @@ if [ "$workers" -gt 1 ]; then
 else
   python -m pytest -q --durations=20 "$@"
 fi
+# The classroom load test (a real server, 10 browser sessions and a heavy run: about 4 minutes) and the
+# two-replica test (about 1 minute) need the machine to themselves: they run alone, after the others, when the
+# whole suite was asked for (LLM_LAB_LOAD_TEST=1 python -m pytest -s tests/test_load.py runs one of them).
+if [ $# -eq 0 ]; then
+  LLM_LAB_LOAD_TEST=1 python -m pytest -q -s tests/test_load.py tests/test_replicas.py
+fi

@@ -185,3 +185,28 @@ def test_ui_resolves_transformers_names_once_at_import():
         for names in re.findall(r"^\s*from transformers import \(?([\w, ]+)\)?", path.read_text(), re.MULTILINE):
             used |= {n.strip() for n in names.split(",") if n.strip()}
     assert used and used <= set(ui.TRANSFORMERS_NAMES), sorted(used - set(ui.TRANSFORMERS_NAMES))
+
+
+def test_thread_stats_count_each_threads_own_waits_and_holds():
+    lock, release, started = ComputeLock(), threading.Event(), threading.Event()
+    lock.thread_stats(reset=True)
+    with lock.hold():
+        with lock.hold():  # re-entry is not a second hold
+            pass
+    waited, holds = lock.thread_stats()
+    assert holds == 1 and 0 <= waited < 1
+    holder = threading.Thread(target=_hold_until, args=(lock, release, started))
+    holder.start()
+    started.wait(5)
+    threading.Timer(0.3, release.set).start()
+    with lock.hold():  # waits for the holder to let go
+        pass
+    holder.join(10)
+    waited, holds = lock.thread_stats(reset=True)
+    assert holds == 2 and waited >= 0.25  # the holder's own hold is counted in its thread, not here
+    assert lock.thread_stats() == (0.0, 0)
+    seen = []
+    other = threading.Thread(target=lambda: seen.append(lock.thread_stats()))
+    other.start()
+    other.join(5)
+    assert seen == [(0.0, 0)]  # a thread that never took the lock

@@ -1,10 +1,15 @@
 """What every page shares around its content: presenter mode, the glossary in the sidebar, and a link
 that reopens exactly this view. Home.py calls `top()` before the page runs and `bottom()` after it.
 """
+import json
+import os
+import time
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import streamlit as st
 
+from core.compute import COMPUTE_LOCK
 from core.content.home import PAGE_FILES
 from core.state import Param
 
@@ -22,6 +27,37 @@ h2, h3 { font-size: 1.9rem !important; }
 [data-testid="stMetricValue"] { font-size: 2.6rem; }
 </style>
 """
+
+
+@contextmanager
+def run_log(page):
+    """Around one script run. With LLM_LAB_RUN_LOG=<file> set (the load test sets it; off by default), append
+    a JSON line per run: when it started, how long it took on the server (and the CPU time of its own thread),
+    which page and session, how long it waited for the compute lock and how many times it took it (0: it only
+    read caches), and how it ended. What a browser adds (drawing the page) is left out: this is the server's
+    share of a page time."""
+    path = os.environ.get("LLM_LAB_RUN_LOG")
+    if not path:
+        yield
+        return
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    COMPUTE_LOCK.thread_stats(reset=True)
+    start, cpu, wall, ended = time.perf_counter(), time.thread_time(), time.time(), "ok"
+    try:
+        yield
+    except BaseException as err:  # st.stop() and st.rerun() end a run with an exception too
+        ended = type(err).__name__
+        raise
+    finally:
+        waited, holds = COMPUTE_LOCK.thread_stats(reset=True)
+        ctx = get_script_run_ctx()
+        line = {"start": wall, "seconds": round(time.perf_counter() - start, 4),
+                "cpu_s": round(time.thread_time() - cpu, 4), "page": page.url_path,
+                "session": ctx.session_id if ctx else "", "lock_wait_s": round(waited, 4), "lock_holds": holds,
+                "ended": ended}
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
 
 
 def top() -> None:

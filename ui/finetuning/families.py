@@ -126,8 +126,8 @@ def _charts(cmp: pf.PeftComparison) -> None:
     metric = st.selectbox("Compare by", list(charts.METRICS), key="pf_metric",
                           format_func=lambda k: charts.METRICS[k][0])
     base = {"heldout_loss": cmp.base_heldout_loss, "answer_loss": cmp.base_answer_loss}.get(metric)
-    st.altair_chart(charts.comparison_bars(df, metric, base), width="stretch")
-    st.altair_chart(charts.loss_curves(charts.loss_frame(cmp)), width="stretch")
+    ui.chart(charts.comparison_bars, df, metric, base, width="stretch")
+    ui.chart(charts.loss_curves, charts.loss_frame(cmp), width="stretch")
 
 
 def _merging(cmp: pf.PeftComparison) -> None:
@@ -138,7 +138,7 @@ def _merging(cmp: pf.PeftComparison) -> None:
             for r in cmp.results if r.method in pf.MERGEABLE and len(r.forward_ms) == 3]
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.altair_chart(charts.latency_bars(charts.latency_frame(cmp)), width="stretch")
+    ui.chart(charts.latency_bars, charts.latency_frame(cmp), width="stretch")
     st.caption(f"Median of {pf.LATENCY_REPS} forward passes over the 8 held-out pairs, the three models timed in "
                "turn in each round so a busy moment of this shared server hits them alike. Merged, LoRA, DoRA and "
                "IA³ are plain Llamas again (no adapter module left), so their time is the base's up to noise; "

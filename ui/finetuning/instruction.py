@@ -52,7 +52,7 @@ def _mask(chat_tok) -> None:
     s = st.session_state
     example = TRAIN[s.sft_example]
     mask = sft.token_mask(chat_tok, example.instruction, example.response, s.sft_mask)
-    st.altair_chart(charts.token_mask_chart(charts.token_mask_frame(mask)))
+    ui.chart(charts.token_mask_chart, charts.token_mask_frame(mask))
     n_loss, n = sum(mask.in_loss), len(mask.pieces)
     st.caption(f"{n_loss} of {n} tokens are targets of the loss (orange). "
                + ("The user's turn and the template around it are labelled -100: the model reads them but is not "
@@ -67,7 +67,7 @@ def _describe(cmp: sft.MaskComparison) -> str:
 
 
 def _results(cmp: sft.MaskComparison) -> None:
-    st.altair_chart(charts.mask_effect_bars(charts.mask_effect_frame(cmp)))
+    ui.chart(charts.mask_effect_bars, charts.mask_effect_frame(cmp))
     runs = {"base tiny-lm": cmp.base, "SFT, prompt masked": cmp.masked, "SFT, every token": cmp.unmasked}
     st.dataframe(pd.DataFrame([{
         "model": name, "held-out response loss": round(r.heldout_response_loss, 3),

@@ -158,15 +158,14 @@ def answers(cmp: ft.Comparison) -> None:
 
 
 def loss(cmp: ft.Comparison) -> None:
-    st.altair_chart(charts.loss_curves(charts.loss_frame([cmp.full, cmp.lora]), cmp.base_heldout_loss),
-                    width="stretch")
+    ui.chart(charts.loss_curves, charts.loss_frame([cmp.full, cmp.lora]), cmp.base_heldout_loss, width="stretch")
     st.caption("Dashed: the base model's loss on the 8 held-out pairs, for scale.")
 
 
 def memory(cmp: ft.Comparison) -> None:
     runs = [cmp.full, cmp.lora]
-    st.altair_chart(charts.memory_bars(charts.memory_tally_frame(runs)), width="stretch")
-    st.altair_chart(charts.memory_timeline(charts.memory_timeline_frame(runs)), width="stretch")
+    ui.chart(charts.memory_bars, charts.memory_tally_frame(runs), width="stretch")
+    ui.chart(charts.memory_timeline, charts.memory_timeline_frame(runs), width="stretch")
     st.caption("The first step, event by event: the forward pass stores activations (the climb), backward "
                "frees them while writing gradients, and Adam allocates its two moments on its first step. "
                "LoRA still stores most activations (gradients must flow back through every layer to reach the "
@@ -174,7 +173,7 @@ def memory(cmp: ft.Comparison) -> None:
 
 
 def low_rank(cmp: ft.Comparison) -> None:
-    st.altair_chart(charts.spectrum(charts.spectrum_frame([cmp.full, cmp.lora])), width="stretch")
+    ui.chart(charts.spectrum, charts.spectrum_frame([cmp.full, cmp.lora]), width="stretch")
     c1, c2 = st.columns(2)
     c1.metric("Merged vs adapter logits, max |Δ|", f"{cmp.merge_max_diff:.1e}",
               f"float32 rounding; logits reach ±{cmp.logit_max_abs:.0f}", delta_color="off")

@@ -79,8 +79,8 @@ def _reward_section() -> None:
     m2.metric("Before training (random head)", f"{result.heldout_accuracy_before:.0%}", "chance is 50%",
               delta_color="off")
     m3.metric("Bradley-Terry loss, first → last step", f"{result.losses[0]:.3f} → {result.losses[-1]:.3f}")
-    st.altair_chart(charts.reward_curves(charts.reward_frame(result)))
-    st.altair_chart(charts.reward_margin_chart(charts.reward_margin_frame(result)), width="stretch")
+    ui.chart(charts.reward_curves, charts.reward_frame(result))
+    ui.chart(charts.reward_margin_chart, charts.reward_margin_frame(result), width="stretch")
     margins, kinds = np.array(result.heldout_margins), np.array(result.heldout_kinds)
     st.caption(f"Each dot is one of the {len(margins)} held-out pairs: right of 0 the reward model ranks the chosen "
                "answer higher. Held-out accuracy by how the rejected answer fails: "
@@ -90,7 +90,7 @@ def _reward_section() -> None:
 
 def _dpo_section() -> None:
     boxes, arrows = charts.pipeline_frame(pref.RLHF_PIPELINE, pref.PIPELINE_EDGES)
-    st.altair_chart(charts.pipeline_diagram(boxes, arrows), width="stretch")
+    ui.chart(charts.pipeline_diagram, boxes, arrows, width="stretch")
     st.markdown(
         "**RLHF** (top) fits a reward model, then optimises the policy with PPO: sample answers, score them, "
         "and push up the reward while a KL penalty keeps the policy near the SFT model. **DPO** (bottom) notices "
@@ -126,7 +126,7 @@ def _dpo_section() -> None:
     m3.metric("Held-out preference accuracy", f"{result.heldout_accuracy:.0%}",
               f"margin {result.heldout_margin:.3f}", delta_color="off")
     m4.metric("KL(π ‖ π_ref)", f"{result.kl_to_ref:.4f}", "nats per token of π's answers", delta_color="off")
-    st.altair_chart(charts.dpo_chart(charts.dpo_frame(result)))
+    ui.chart(charts.dpo_chart, charts.dpo_frame(result))
     st.caption(f"Step 1 is π = π_ref: every implicit reward is 0 up to float rounding, so the loss is log 2 and "
                f"step 1's accuracy counts only rounding noise. Held-out pairs where the policy itself gives y_w a higher log-probability than y_l: "
                f"{result.heldout_prefers_chosen_before:.0%} for the SFT model, "

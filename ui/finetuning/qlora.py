@@ -41,7 +41,7 @@ def _arithmetic() -> None:
              + r" \text{ bits per weight}")
     rank = st.select_slider("LoRA rank in the arithmetic (the paper uses 64)", PAPER_RANKS, key="ql_paper_rank")
     rows = ql.memory_table(rank=rank)
-    st.altair_chart(charts.qlora_memory_bars(charts.qlora_memory_frame(rows), ql.PAPER_GPU_GB), width="stretch")
+    ui.chart(charts.qlora_memory_bars, charts.qlora_memory_frame(rows), ql.PAPER_GPU_GB, width="stretch")
     totals, params = ql.totals(rows), {r.model: r.params for r in rows}
     paper = {"65B": (f"more than {ql.PAPER_FULL_GB} GB", f"fits one {ql.PAPER_GPU_GB} GB GPU")}
     st.dataframe(pd.DataFrame([
@@ -92,7 +92,7 @@ def _results(cmp: ql.QLoRAComparison) -> None:
     st.dataframe(pd.DataFrame([(k, a, b) for k, (a, b) in rows.items()],
                               columns=["measured", "LoRA, FP32 base", "QLoRA, NF4 base"]), hide_index=True,
                  width="stretch")
-    st.altair_chart(charts.qlora_run_bars(charts.qlora_run_frame(cmp)))
+    ui.chart(charts.qlora_run_bars, charts.qlora_run_frame(cmp))
     nf4 = cmp.nf4
     st.markdown(
         f"**The 4-bit base, tensor by tensor** ({cmp.backend}): {nf4.linear_params:,} weights of the Linear layers "

@@ -93,7 +93,7 @@ def _path_frame(gen: decoding.Generation, top: int = 6, steps: int = PATH_STEPS)
 def _show_sampling(gen: decoding.Generation, strategy: str) -> None:
     shown = "" if len(gen.steps) <= PATH_STEPS else f", first {PATH_STEPS} steps"
     st.markdown(f"**Every step's top candidates** (by the model's probability; the outlined cell was chosen{shown}):")
-    st.altair_chart(charts.decoding_path_chart(_path_frame(gen)), width="content")
+    ui.chart(charts.decoding_path_chart, _path_frame(gen), width="content")
     if len(gen.steps) > 1:
         i = st.slider("Look at step", 1, len(gen.steps), 1, key="dec_step") - 1
     else:
@@ -103,8 +103,7 @@ def _show_sampling(gen: decoding.Generation, strategy: str) -> None:
                            "chosen": c.token_id == step.chosen_id} for c in step.candidates])
     left, right = st.columns([3, 2])
     how = "the most probable" if strategy == "greedy" else f"drawn from {step.kept:,} possible tokens"
-    left.altair_chart(charts.candidates_chart(frame, f"Step {i + 1}: {_show(step.chosen)!r}, {how}"),
-                      width="stretch")
+    ui.chart(charts.candidates_chart, frame, f"Step {i + 1}: {_show(step.chosen)!r}, {how}", width="stretch", on=left)
     right.dataframe(frame.rename(columns={"prob": "model p", "final_prob": "p after filters"}),
                     hide_index=True, width="stretch", column_config={
                         "model p": st.column_config.NumberColumn(format="%.4f"),

@@ -63,8 +63,8 @@ def _timing_section() -> kv.TimingCurve:
     c3.metric("speedup", f"{curve.speedup:.1f}×")
     c4.metric("same tokens", "yes ✓" if curve.same_tokens else "NO ✗")
     left, right = st.columns(2)
-    left.altair_chart(charts.kv_timing_chart(per_token), width="stretch")
-    right.altair_chart(charts.kv_cumulative_chart(total), width="stretch")
+    ui.chart(charts.kv_timing_chart, per_token, width="stretch", on=left)
+    ui.chart(charts.kv_cumulative_chart, total, width="stretch", on=right)
     prompt_len = curve.positions[0]
     weight_mb = parameter_count(ui.causal_lm("tiny-lm")[0]) * 4 / 1e6
     runs = (f"median of {curve.reps} alternating runs" if curve.reps > 1 else
@@ -106,7 +106,7 @@ def _real_cache_section(curve: kv.TimingCurve) -> None:
     sizes = pd.DataFrame({"position": curve.positions, "kib": [b / kv.KIB for b in curve.cache_bytes],
                           "formula_kib": [kv.kv_cache_bytes(shape, p, bytes_per_value=4) / kv.KIB
                                           for p in curve.positions]})
-    c2.altair_chart(charts.kv_size_chart(sizes), width="stretch")
+    ui.chart(charts.kv_size_chart, sizes, width="stretch", on=c2)
     c2.caption("Dots: the cache measured after each generated token of the timing run above; line: the formula.")
 
 
@@ -132,10 +132,9 @@ def _calculator_section() -> None:
         f"head dim {shape.head_dim}) in {dtype}: 2 · {shape.layers} · {shape.kv_heads} · {shape.head_dim} · "
         f"{nbytes} B = **{per_token / kv.KIB:,.0f} KiB per token**; × {context:,} tokens × {batch} "
         f"sequence(s) = **{kv.kv_cache_bytes(shape, context, batch, nbytes) / kv.GIB:,.2f} GiB**.")
-    st.altair_chart(charts.kv_memory_chart(frame, "gib", f"{name}'s cache at {context:,} tokens × {batch}, "
-                                                          f"{dtype}, if it used "
-                                                          + " or ".join(v.name.split(" as ")[-1] for v in variants)),
-                    width="stretch")
+    ui.chart(charts.kv_memory_chart, frame, "gib", f"{name}'s cache at {context:,} tokens × {batch}, "
+             f"{dtype}, if it used "
+             + " or ".join(v.name.split(" as ")[-1] for v in variants), width="stretch")
     table = pd.DataFrame([{"model": m.name, "attention": m.kind, "layers": m.layers, "heads": m.heads,
                            "KV heads": m.kv_heads, "head dim": m.head_dim,
                            f"KiB/token ({dtype})": kv.kv_bytes_per_token(m, nbytes) / kv.KIB,

@@ -76,8 +76,8 @@ def _one_matrix() -> None:
     name = quantization.matrix_name(int(s.q_layer), s.q_matrix)
     with ui.heavy("Quantizing one matrix"):
         values, levels, shape, errors = _matrix_view(int(s.q_layer), s.q_matrix, fmt)
-    st.altair_chart(charts.histogram_chart(values, levels, f"{name} {shape[0]}×{shape[1]}: {fmt} grid "
-                                                           f"({len(levels)} levels)"), width="stretch")
+    ui.chart(charts.histogram_chart, values, levels, f"{name} {shape[0]}×{shape[1]}: {fmt} grid "
+             f"({len(levels)} levels)", width="stretch")
     st.caption(LEVEL_NOTES[fmt] + " Each weight moves to its nearest red line; the bars are the real weights.")
     cols = st.columns(len(errors))
     for col, (f, err) in zip(cols, errors.items()):
@@ -91,7 +91,7 @@ def _per_layer() -> None:
     st.markdown(f"**Every Linear layer, every format** (weights rounded as each format stores them; output "
                 f"error on the real inputs X each layer receives over {tokens} held-out tokens):")
     frame = charts.layer_error_frame(rows)
-    st.altair_chart(charts.layer_error_chart(frame), width="content")
+    ui.chart(charts.layer_error_chart, frame, width="content")
     worst = frame[frame["error kind"].str.startswith("output")].sort_values("error").groupby("format").tail(1)
     st.caption("Largest output error per format: " + "; ".join(
         f"{r.format} {r.layer} {r.error:.2%}" for r in worst.itertuples()) +
@@ -150,7 +150,7 @@ def _measure_ui() -> None:
 
 def _show_results(results: list) -> None:
     frame = charts.variants_frame(results)
-    st.altair_chart(charts.variants_chart(frame), width="content")
+    ui.chart(charts.variants_chart, frame, width="content")
     st.dataframe(frame, hide_index=True, width="stretch", column_config={
         c: st.column_config.NumberColumn(format=f) for c, f in (
             ("size (MB)", "%.2f"), ("size / FP32", "%.3f"), ("Linear layers (MB)", "%.2f"),
@@ -230,7 +230,7 @@ def _methods_ui() -> None:
     with ui.heavy("Running RTN, GPTQ and AWQ"):
         rows = _methods(int(s.q_layer), s.q_matrix, group)
     st.caption(f"Matrix: `{name}` (block and matrix chosen above), at 4 and 3 bits.")
-    st.altair_chart(charts.methods_chart(charts.methods_frame(rows)), width="content")
+    ui.chart(charts.methods_chart, charts.methods_frame(rows), width="content")
     table = pd.DataFrame([{"method": r.method, "bits": r.bits, "weight error": r.weight_error,
                            "output error (calibration)": r.calib_output_error,
                            "output error (held-out)": r.heldout_output_error, "ms": 1000 * r.seconds,

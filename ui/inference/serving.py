@@ -133,7 +133,7 @@ def _inspect(results: dict, trace_cfg: traces.TraceConfig, serve_cfg: serving.Se
     res = results[(policy, allocator)]
     at = c2.slider("moment to inspect (% of the run's steps)", key="sv_at", min_value=1, max_value=100)
     step = max(1, round(at / 100 * res.n_steps))
-    st.altair_chart(charts.timeline_chart(res, serve_cfg.capacity))
+    ui.chart(charts.timeline_chart, res, serve_cfg.capacity)
     averaged = ("" if res.steps_per_point == 1 else
                 f" Each point is the mean of {res.steps_per_point:,} consecutive steps (at most "
                 f"{serving.MAX_TIMELINE_POINTS:,} points are kept, so the chart stays small).")
@@ -148,7 +148,7 @@ def _inspect(results: dict, trace_cfg: traces.TraceConfig, serve_cfg: serving.Se
                 f"{len(snap.cached)} requests hold {reserved:,} slots, {used:,} of them hold a token "
                 f"({used / max(1, reserved):.0%}).")
     row_blocks = math.ceil(serve_cfg.num_blocks / 8)  # eight rows, each a whole number of blocks
-    st.altair_chart(charts.memory_map_chart(snap, row_slots=row_blocks * serve_cfg.block_size))
+    ui.chart(charts.memory_map_chart, snap, row_slots=row_blocks * serve_cfg.block_size)
     if allocator == "contiguous":
         st.caption("Each request owns one range sized for prompt + max_new_tokens: the pale part is reserved "
                    "for tokens that mostly never come, and the gaps between ranges may be too small for "
@@ -160,7 +160,7 @@ def _inspect(results: dict, trace_cfg: traces.TraceConfig, serve_cfg: serving.Se
                     "physical blocks, the number in each cell. Attention reads K and V through this table, "
                     "like virtual memory pages.")
         if snap.block_tables:
-            st.altair_chart(charts.block_table_chart(snap))
+            ui.chart(charts.block_table_chart, snap)
         else:
             st.info("No request holds memory at this moment; move the slider.")
 
@@ -195,7 +195,7 @@ def _batched_generation() -> dict | None:
                 f"{len(plan.batch_sizes)} batch sizes would be more than {plan.max_forwards} forward passes; measured "
                 f"{plan.new_tokens} new tokens × {plan.reps} repetitions ({plan.forwards} passes).")
     res: batching.ThroughputResult = m["result"]
-    st.altair_chart(charts.throughput_chart(res.batch_sizes, res.tokens_per_s))
+    ui.chart(charts.throughput_chart, res.batch_sizes, res.tokens_per_s)
     st.dataframe(pd.DataFrame({"batch size": res.batch_sizes, "tokens/s": [round(t) for t in res.tokens_per_s],
                                "ms per step": [round(s, 2) for s in res.step_ms]}), hide_index=True)
     fixed, per_row = batching.fit_step_cost(res.batch_sizes, res.step_ms)
@@ -269,7 +269,7 @@ def render() -> None:
             "Fewer requests or shorter outputs are simulated in full.")
     _headline(results, serve_cfg)
     frame = charts.comparison_frame(results)
-    st.altair_chart(charts.comparison_chart(frame))
+    ui.chart(charts.comparison_chart, frame)
     st.dataframe(frame.drop(columns=["policy", "allocator"]).round(3), hide_index=True)
     st.markdown(
         "Try: turn bursts off and lower the rate to 5 requests/s (both servers keep up, so throughput converges, "

@@ -94,7 +94,7 @@ def _timing(prompt: str) -> None:
         rows += [{"k": s.k, "speedup": s.speedup, "what": "transformers (assisted)"},
                  {"k": s.k, "speedup": s.loop_speedup, "what": "our loop"},
                  {"k": s.k, "speedup": s.predicted_speedup, "what": "cost model: tokens per pass ÷ (1 + k·c)"}]
-    st.altair_chart(charts.speculative_k_chart(pd.DataFrame(rows)), width="stretch")
+    ui.chart(charts.speculative_k_chart, pd.DataFrame(rows), width="stretch")
     table = pd.DataFrame([{"k": s.k, "acceptance α": s.acceptance, "tokens / target pass": s.tokens_per_pass,
                            "generate (s)": s.target_seconds, "assisted (s)": s.assisted_seconds,
                            "speedup": s.speedup, "our greedy (s)": s.greedy_seconds,
@@ -171,7 +171,7 @@ def render() -> None:
                 "<span style='color:#4C5FD5'>the target's own token</span> (its correction, or a bonus token "
                 "when every guess was right).", unsafe_allow_html=True)
     st.markdown(_rounds_html(result), unsafe_allow_html=True)
-    st.altair_chart(charts.speculative_rounds_chart(_rounds_frame(result)), width="stretch")
+    ui.chart(charts.speculative_rounds_chart, _rounds_frame(result), width="stretch")
     if result.new_ids != reference:
         st.error("The speculative output differs from the target's greedy output: this should never happen.")
     if any(EOS in r.proposed_text or r.target_text == EOS for r in result.rounds):

@@ -41,7 +41,7 @@ def _profile(run: el.TimeBudget) -> None:
     st.subheader("1 · One decode, profiled")
     generate, engine = run.profiles
     frame = engine_profile.profile_frame(run.profiles)
-    st.altair_chart(el.profile_chart(frame), width="stretch")
+    ui.chart(el.profile_chart, frame, width="stretch")
     c1, c2, c3 = st.columns(3)
     c1.metric("ATen ops per token, model.generate", f"{generate.ops_per_token:,.0f}")
     c2.metric("ATen ops per token, our engine", f"{engine.ops_per_token:,.0f}",
@@ -69,7 +69,7 @@ def _profile(run: el.TimeBudget) -> None:
 def _ladder(run: el.TimeBudget) -> None:
     ladder = run.ladder
     st.subheader("2 · The tokens/s ladder")
-    st.altair_chart(el.ladder_chart(el.ladder_frame(ladder)), width="stretch")
+    ui.chart(el.ladder_chart, el.ladder_frame(ladder), width="stretch")
     engine, generate = ladder.tokens_per_s("engine"), ladder.best_generate
     flop_bound, memory_bound = ladder.bounds
     bound = min(flop_bound, memory_bound)
@@ -111,7 +111,7 @@ def _ladder(run: el.TimeBudget) -> None:
 def _verification(run: el.TimeBudget, alpha: float) -> None:
     v = run.verification
     st.subheader("3 · What a verification pass costs")
-    st.altair_chart(el.verification_chart(el.verification_frame(v)), width="stretch")
+    ui.chart(el.verification_chart, el.verification_frame(v), width="stretch")
     c = v.draft_cost
     rows = []
     for T, ms, r, ceiling in zip(v.Ts, v.ms, v.ratios, v.ceilings):

@@ -85,10 +85,9 @@ def _results(result: clip_live.LiveClipResult) -> None:
                f"{{shape}}* prompts on {result.config.eval_n} held-out pictures (chance {CHANCE:.1%}). Timed on this "
                "server's CPU, shared with every other user.")
     c1, c2 = st.columns(2)
-    c1.altair_chart(depth_charts.clip_loss_chart(result.losses, result.config.batch_size), width="stretch")
-    c2.altair_chart(depth_charts.accuracy_chart([c.step for c in cps], [c.accuracy for c in cps],
-                                                [c.colour_accuracy for c in cps], [c.shape_accuracy for c in cps],
-                                                CHANCE), width="stretch")
+    ui.chart(depth_charts.clip_loss_chart, result.losses, result.config.batch_size, width="stretch", on=c1)
+    ui.chart(depth_charts.accuracy_chart, [c.step for c in cps], [c.accuracy for c in cps],
+             [c.colour_accuracy for c in cps], [c.shape_accuracy for c in cps], CHANCE, width="stretch", on=c2)
     st.markdown("**The same held-out batch at three checkpoints**: cosine similarity of picture i and caption j. "
                 "Training lights up the diagonal and darkens the rest.")
     st.image([p.repeat(2, axis=0).repeat(2, axis=1) for p in result.snapshot_pictures],  # pixels stay visible
@@ -98,10 +97,10 @@ def _results(result: clip_live.LiveClipResult) -> None:
     for col, i in zip(st.columns(len(shown)), shown):
         c = cps[i]
         frame = charts.similarity_frame(c.cosine, result.snapshot_captions)
-        col.altair_chart(charts.similarity_heatmap(frame, f"step {c.step}", "cosine", (-1.0, 1.0), size=170))
+        ui.chart(charts.similarity_heatmap, frame, f"step {c.step}", "cosine", (-1.0, 1.0), size=170, on=col)
         col.caption(f"batch loss {c.batch_loss:.3f} at exp(t) = {c.logit_scale:.1f}")
-    st.altair_chart(depth_charts.embedding_map(result.map_coords, result.map_kinds, result.map_labels,
-                                               result.map_explained), width="stretch")
+    ui.chart(depth_charts.embedding_map, result.map_coords, result.map_kinds, result.map_labels, result.map_explained,
+             width="stretch")
     st.caption(f"{clip_live.MAP_PAIRS} held-out pictures (circles) and their captions *a red circle*, ... (crosses), "
                "all embedded into the shared space and projected onto its two main axes (PCA, numpy SVD). Pictures "
                "and captions of the same colour end up in the same region: the shared space at work. (Pictures "

@@ -94,7 +94,7 @@ def _counts(result: pl.PipelineResult) -> None:
     c3.metric("noise removed", f"{noise:,}", help="boilerplate and junk lines, duplicate and junk documents")
     c4.metric("good text removed", f"{clean:,}", help="verse lines or original documents: false positives, "
               "except originals that really are near copies of each other")
-    st.altair_chart(charts.pipeline_counts_chart(result))
+    ui.chart(charts.pipeline_counts_chart, result)
     table = pd.DataFrame([{"step": s.step + ("" if s.enabled else " (off)"), "documents": s.documents,
                            "characters": s.characters, "tokens": s.tokens,
                            "removed: noise": s.removed_noise if s.step != "raw" else None,
@@ -127,7 +127,7 @@ def _near_dedup(result: pl.PipelineResult) -> None:
     if result.candidates_truncated:
         st.warning(f"LSH stopped at {dedup.MAX_CANDIDATES:,} candidate pairs: these bands are too loose for "
                    "this corpus (almost every pair shares a bucket). Use more rows per band.")
-    st.altair_chart(charts.s_curve_chart(result))
+    ui.chart(charts.s_curve_chart, result)
     st.caption("The S-curve is the probability that LSH makes two documents with Jaccard s a candidate pair. Red "
                "ticks: the pairs shown below, at their true Jaccard, at the top if LSH made them candidates, at "
                "the bottom if not. More rows sharpen the step; more bands move it left.")
@@ -136,7 +136,7 @@ def _near_dedup(result: pl.PipelineResult) -> None:
         true = np.array([p.true for p in result.pairs])
         se = np.sqrt(true * (1 - true) / P)
         left, right = st.columns([3, 2])
-        left.altair_chart(charts.jaccard_scatter_chart(result.pairs))
+        ui.chart(charts.jaccard_scatter_chart, result.pairs, on=left)
         right.metric("mean |MinHash estimate − true Jaccard|", f"{np.mean(np.abs(est - true)):.3f}",
                      f"theory: mean √(J(1−J)/P) = {np.mean(se):.3f}", delta_color="off")
         right.caption(f"{len(result.pairs):,} pairs: every planted near copy whose source survived the earlier "

@@ -62,7 +62,7 @@ def _results(cmp: obj.ObjectiveComparison) -> None:
     if cmp.stopped_early:
         st.info(f"The time cap ({SECONDS:.0f} s for both runs on this shared server) ended training after "
                 f"{len(cmp.clm.losses)} steps each; the MLM run got as many steps as the CLM run.")
-    st.altair_chart(charts.objectives_loss_chart(cmp), width="stretch")
+    ui.chart(charts.objectives_loss_chart, cmp, width="stretch")
     rows = [{"objective": r.objective, "model": r.model_class, "parameters": f"{r.parameters:,}",
              "steps": len(r.losses), "loss, first → last step": f"{r.losses[0]:.2f} → {r.losses[-1]:.2f}",
              "held-out loss": round(r.heldout_loss, 3), "targets per batch": round(r.predicted_per_step, 1),

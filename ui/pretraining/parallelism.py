@@ -69,7 +69,7 @@ def _data_parallel_section() -> None:
     c3.metric("weights, process 0 vs 1", f"{dp.ranks_weight_diff:.1e}", "bit-identical" if dp.ranks_weight_diff == 0
               else "differ", delta_color="off")
     c4.metric(f"weights after {len(dp.single_losses)} steps vs one process", f"{dp.weight_max_diff:.1e}")
-    st.altair_chart(charts.gradient_agreement_chart(dp), width="stretch")
+    ui.chart(charts.gradient_agreement_chart, dp, width="stretch")
     losses = pd.DataFrame({"step": range(1, len(dp.single_losses) + 1), "one process, full batch": dp.single_losses,
                            **{f"process {r}, its half": list(l) for r, l in enumerate(dp.rank_losses)}})
     st.dataframe(losses.round(4), hide_index=True)
@@ -92,10 +92,10 @@ def _pipeline_section() -> None:
     p, m = int(s.pp_stages), int(s.pp_micro)
     st.metric("bubble: idle share of every device", f"{par.bubble_fraction(p, m):.1%}",
               f"(p − 1) / (m + p − 1) = {p - 1} / {m + p - 1}", delta_color="off")
-    st.altair_chart(charts.gpipe_schedule_chart(par.gpipe_schedule(p, m)), width="stretch")
+    ui.chart(charts.gpipe_schedule_chart, par.gpipe_schedule(p, m), width="stretch")
     st.caption("Blue: forward of a micro-batch (its number), orange: backward; gaps are the bubble. GPipe "
                "keeps it small with m ≥ 4p; 1F1B schedules keep the same bubble with less activation memory.")
-    st.altair_chart(charts.bubble_chart(par.bubble_table(stages=tuple(sorted({2, 4, 8, p})))), width="stretch")
+    ui.chart(charts.bubble_chart, par.bubble_table(stages=tuple(sorted({2, 4, 8, p}))), width="stretch")
 
 
 def _tensor_section() -> None:
@@ -127,7 +127,7 @@ def _zero_section() -> None:
                     help="Mixed-precision Adam: FP32 master weights, momentum and variance, 4 + 4 + 4 = 12.")
     psi, n_d, k = float(s.zero_psi) * 1e9, int(s.zero_nd), int(s.zero_k)
     memory = par.zero_memory(psi, n_d, k)
-    st.altair_chart(charts.zero_chart(memory), width="stretch")
+    ui.chart(charts.zero_chart, memory, width="stretch")
     is_paper = (psi, n_d, k) == (PAPER_FIGURE_1["psi"], PAPER_FIGURE_1["n_d"], PAPER_FIGURE_1["k"])
     st.dataframe(pd.DataFrame([{
         "stage": stage, "parameters": charts.human_bytes(parts["parameters"]),

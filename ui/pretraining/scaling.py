@@ -86,7 +86,7 @@ def _calculator() -> None:
     budgets = sorted({*REFERENCE_BUDGETS, C, mine.flops})
     optima = [sc.compute_optimal(b).__dict__ for b in budgets]
     chosen = {"parameters": mine.parameters, "tokens": mine.tokens, "loss": mine.loss}
-    st.altair_chart(charts.isoflop_chart(sc.isoflop_rows(budgets), optima, chosen), width="stretch")
+    ui.chart(charts.isoflop_chart, sc.isoflop_rows(budgets), optima, chosen, width="stretch")
     st.caption("Each curve spends one budget on models of every size: small models see many tokens but cannot "
                "use them, large ones see too few. The dot is the best size; the red diamond is your model. "
                "Loss in nats per token on Chinchilla's own data (MassiveText), as fitted.")
@@ -131,7 +131,7 @@ def _sweep() -> None:
         for old in list(runs)[:-MAX_LIVE]:
             del runs[old]
     live = list(runs.values())
-    st.altair_chart(charts.sweep_chart(sc.measured_rows(), sc.measured_rows(live)), width="stretch")
+    ui.chart(charts.sweep_chart, sc.measured_rows(), sc.measured_rows(live), width="stretch")
     st.caption(f"Stored sweep: {sc.SWEEP_MACHINE}, {sc.SWEEP_DATE}. Each point is a complete run with its own "
                "warm-up and cosine schedule (same learning rate for all). At equal tokens the bigger model is "
                "ahead of nano, but at equal compute nano is lowest as far as its runs go (8.7e11 FLOPs), micro "

@@ -157,7 +157,7 @@ def compression(vocab_size: int) -> None:
     curve = pd.concat([curve, chosen]).drop_duplicates("vocab_size").sort_values("vocab_size", ignore_index=True)
     for note in notes:
         st.info(f"Cut to this server's budget for a measurement: {note}.")
-    st.altair_chart(charts.compression_chart(curve, references, chosen=vocab_size))
+    ui.chart(charts.compression_chart, curve, references, chosen=vocab_size)
     table = pd.concat([curve.assign(tokenizer="BPE on the sample"), references])
     st.dataframe(table[["tokenizer", "vocab_size", "chars_per_token"]].round(3), hide_index=True)
     st.caption(f"Held-out text: {sum(map(len, _heldout_lines())):,} characters (every 20th chapter). "

@@ -105,7 +105,7 @@ def render() -> None:
     train_chars, view = int(st.session_state.tc_chars), int(st.session_state.tc_view)
     with ui.heavy("Training BPE, WordPiece and Unigram"):
         comparison = _compare(sizes, train_chars)
-    st.altair_chart(charts.tokenizer_compression_chart(comparison))
+    ui.chart(charts.tokenizer_compression_chart, comparison)
     stats = charts.tokenizer_stats_frame(comparison)
     st.dataframe(stats.rename(columns={"requested_vocab": "asked", "vocab_size": "got",
                                        "chars_per_token": "chars per token", "unknown_rate": "unknown share",
@@ -116,7 +116,7 @@ def render() -> None:
                "worth their likelihood, BPE stops when no pair repeats.")
 
     st.subheader(f"Code, numbers and other languages at {view:,} tokens")
-    st.altair_chart(charts.tokenizer_samples_chart(comparison, view))
+    ui.chart(charts.tokenizer_samples_chart, comparison, view)
     st.dataframe(charts.splits_frame(comparison, view), hide_index=True, width="stretch",
                  column_config={"pieces": st.column_config.TextColumn(width="large")})
     _your_text(view, train_chars)

@@ -171,8 +171,8 @@ def _results(result: lt.LiveResult) -> None:
     st.caption(f"Speed: median of steps 2…N, checkpoints excluded, {result.threads} torch threads, on this server's "
                f"CPU shared with every other user; the whole run took {result.seconds:.1f} s. Memory: "
                f"{result.memory_source}.")
-    st.altair_chart(charts.live_loss_chart(result), width="stretch")
-    st.altair_chart(charts.lr_chart(result), width="stretch")
+    ui.chart(charts.live_loss_chart, result, width="stretch")
+    ui.chart(charts.lr_chart, result, width="stretch")
     st.markdown("**Samples at the checkpoints** (temperature 0.8, same seed each time): from random tokens to "
                 "words, then to the corpus's style.")
     st.dataframe(pd.DataFrame([{"step": c.step, "tokens seen": c.tokens_seen, "held-out loss": round(c.heldout_loss, 3),

@@ -94,7 +94,7 @@ def compare() -> tuple:
     table = pd.DataFrame([{"index": indexes.LABELS[r.kind], "settings": r.settings, "recall": r.recall,
                            "query_us": r.query_us, "build_ms": r.build_ms, "KiB": r.bytes / 1024,
                            "bytes per vector": r.code_bytes} for r in rows])
-    st.altair_chart(charts.index_compare_chart(table), width="stretch")
+    ui.chart(charts.index_compare_chart, table, width="stretch")
     st.dataframe(table.style.format({"recall": "{:.3f}", "query_us": "{:.1f}", "build_ms": "{:.1f}", "KiB": "{:,.0f}"}),
                  hide_index=True, width="stretch")
     bits = indexes.pq_bits_for(n)
@@ -140,7 +140,7 @@ def sweep(vectors, queries, key: tuple, k: int, cfg: indexes.IndexConfig) -> Non
     if not result:
         return
     points = pd.DataFrame([asdict(p) for p in result["points"]])
-    st.altair_chart(charts.index_sweep_chart(points), width="stretch")
+    ui.chart(charts.index_sweep_chart, points, width="stretch")
     st.caption("Each point is measured: recall@k against exact search over the same queries. efSearch and nprobe "
                "are query-time knobs (one graph, one clustering, searched with each value); each PQ code size "
                "trains a new codebook. HNSW is built with the M above, IVF with the nlist above.")
@@ -163,7 +163,7 @@ def synthetic_bench() -> None:
     result = st.session_state.get("rag_bench_result")
     if result:
         bench = result["table"].assign(megabytes=lambda d: d["bytes"] / 1e6)
-        st.altair_chart(rag_charts.index_bench_chart(bench), width="stretch")
+        ui.chart(rag_charts.index_bench_chart, bench, width="stretch")
         st.dataframe(bench.drop(columns="bytes"), hide_index=True)
         st.caption(f"{result['n']:,} vectors; recall@10 against brute force over 200 queries; query time is the "
                    "batch's wall time divided by 200; one run each, on this server's CPU. PQ's low recall is why "

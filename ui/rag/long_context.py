@@ -114,8 +114,8 @@ def _cost_charts(curve: lc.CostCurve) -> None:
         pd.DataFrame({"tokens": df["tokens"], "series": "c·T² through the last point",
                       "value": lc.quadratic_reference(df["tokens"], last["tokens"], last["attention_MB"])})])
     left, right = st.columns(2)
-    left.altair_chart(charts.cost_chart(time_df, "time", "ms"), width="stretch")
-    right.altair_chart(charts.cost_chart(memory_df, "memory", "MB"), width="stretch")
+    ui.chart(charts.cost_chart, time_df, "time", "ms", width="stretch", on=left)
+    ui.chart(charts.cost_chart, memory_df, "memory", "MB", width="stretch", on=right)
     t = df["tokens"]
     exponent = lc.growth_exponent(t, df["attention_ms"])
     reading = ("close to quadratic, as the T × T scores predict" if exponent >= 1.6 else
@@ -140,8 +140,8 @@ def rope() -> None:
     ui.sync_params(PARAMS)
     model, _ = ui.causal_lm("tiny-lm")
     D, base = rs.rope_config(model)
-    st.altair_chart(charts.rope_ratio_chart(pd.DataFrame(rs.frequency_table(D, base, factor, TRAINED_LEN)), factor),
-                    width="stretch")
+    ui.chart(charts.rope_ratio_chart, pd.DataFrame(rs.frequency_table(D, base, factor, TRAINED_LEN)), factor,
+             width="stretch")
     st.latex(r"\theta_i = b^{-2i/D};\quad \text{PI: } \theta_i' = \theta_i / s;\quad "
              r"\text{NTK: } b' = b\, s^{D/(D-2)};\quad "
              r"\text{YaRN: } \theta_i' = (1-\gamma_i)\,\theta_i + \gamma_i\,\theta_i/s,\ "
@@ -174,7 +174,7 @@ def _perplexity_view(result: dict, settings: tuple) -> None:
     tokens, factor = result["settings"]
     df = pd.DataFrame([{"method": r.methods[0], "position": int(s), "perplexity": float(p)}
                        for r in runs for s, p in zip(r.bucket_start, r.perplexity[0])])
-    st.altair_chart(charts.perplexity_position_chart(df, TRAINED_LEN), width="stretch")
+    ui.chart(charts.perplexity_position_chart, df, TRAINED_LEN, width="stretch")
     inside = df[df["position"] < TRAINED_LEN].groupby("method")["perplexity"].mean()
     beyond = df[df["position"] >= TRAINED_LEN].groupby("method")["perplexity"].mean()
     st.dataframe(pd.DataFrame({"perplexity, positions < 128": inside, "perplexity, positions ≥ 128": beyond})
@@ -214,14 +214,14 @@ def mask_view() -> None:
     d, n_global = DILATION, N_GLOBAL
     cells = pd.DataFrame([{"pattern": p, **cell} for p in masks.PATTERNS
                           for cell in masks.mask_rows(masks.make(p, T, w=w, d=d, stride=stride, n_global=n_global))])
-    st.altair_chart(charts.mask_chart(cells))
+    ui.chart(charts.mask_chart, cells)
     rows = [{"pattern": p, "pairs scored": int(masks.make(p, T, w=w, d=d, stride=stride, n_global=n_global).sum()),
              "reach over 6 layers": masks.reach(p, 6, w=w, d=d, stride=stride)} for p in masks.PATTERNS]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     growth = pd.DataFrame([{"pattern": p, "tokens": n,
                             "pairs": masks.pairs_formula(p, n, w=w, d=d, stride=stride, n_global=n_global)}
                            for p in masks.PATTERNS for n in (64, 256, 1024, 4096, 16384)])
-    st.altair_chart(charts.pairs_chart(growth), width="stretch")
+    ui.chart(charts.pairs_chart, growth, width="stretch")
     st.caption(f"The dilated window takes w keys {d} apart; {n_global} global tokens. Pairs are counted from the formula in "
                "core/rag/attention_masks.py (checked against the drawn masks in tests). Causal attention's pairs grow "
                "as T²/2; a window's as T·w; a strided pattern's as T·(stride + T/stride), smallest at stride ≈ √T.")
@@ -245,7 +245,7 @@ def needle() -> None:
         r: nh.NeedleResult = saved["result"]
         df = pd.DataFrame([{"depth": d, "method": m, "rank": int(r.ranks[i, j])}
                            for i, m in enumerate(r.methods) for j, d in enumerate(r.depths)])
-        st.altair_chart(charts.needle_chart(df), width="stretch")
+        ui.chart(charts.needle_chart, df, width="stretch")
         st.dataframe(df.pivot(index="method", columns="depth", values="rank"), width="stretch")
         st.caption(f"Measured: the rank among {r.n_chunks} chunks of the one holding the needle, for each depth. A "
                    "retriever scores each chunk on its own, so the needle's position does not matter to it: the ranks "

@@ -191,7 +191,7 @@ def _results(chunks: rag.EmbeddedChunks, result: rag.Retrieval, question: str, k
         scores_df = pd.DataFrame([{"chunk": int(i), "rank": r + 1, "doc": chunks.chunks[i].doc,
                                    "score": float(result.scores[i]), "retrieved": int(i) in retrieved,
                                    "text": chunks.chunks[i].text[:160]} for r, i in enumerate(exact_rank)])
-        st.altair_chart(charts.scores_chart(scores_df, k), width="stretch")
+        ui.chart(charts.scores_chart, scores_df, k, width="stretch")
         st.caption("Every bar is measured: the cosine similarity of your question with one chunk. A sharp drop "
                    "after the first few bars means a clear answer; a flat profile means the documents do not "
                    "really cover the question.")
@@ -202,7 +202,7 @@ def _results(chunks: rag.EmbeddedChunks, result: rag.Retrieval, question: str, k
                                "kind": ["chunk"] * n_chunks + ["question"],
                                "retrieved": [i in retrieved for i in range(n_chunks)] + [False],
                                "text": [c.text[:160] for c in chunks.chunks] + [question[:160]]})
-        st.altair_chart(charts.projection_chart(map_df, tuple(variance)), width="stretch")
+        ui.chart(charts.projection_chart, map_df, tuple(variance), width="stretch")
         st.caption(f"PCA keeps {variance.sum():.0%} of the variance of the {chunks.vectors.shape[1]}-dimensional "
                    "vectors: nearness here is only a hint; the *Scores of all chunks* tab shows the real similarities.")
 
@@ -274,7 +274,7 @@ def _sweep(cfg: chunking.ChunkConfig, k: int) -> None:
               "truncated": "chunks truncated", "hit_at_1": "right document first",
               "hit_at_k": f"right document in top {ran['k']}"}
     long = sweep.melt(id_vars="size", value_vars=list(labels), var_name="quantity").replace({"quantity": labels})
-    st.altair_chart(charts.sweep_chart(long))
+    ui.chart(charts.sweep_chart, long)
     st.dataframe(sweep, hide_index=True)
     if len(sweep) < len(SWEEP_SIZES):
         st.warning(f"Stopped after {len(sweep)} of {len(SWEEP_SIZES)} chunk sizes; click *Measure* again to finish "

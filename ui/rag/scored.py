@@ -53,9 +53,9 @@ def scores() -> tuple[evaluation.Evaluation, rag.EmbeddedChunks]:
                f"from that document among all {len(chunks.chunks)} chunks. Best MRR here: **{best}**. "
                + chunk_caption(cfg, len(chunks.chunks)))
     left, right = st.columns(2)
-    left.altair_chart(charts.recall_curve_chart(pd.DataFrame(ev.recall_curve(10))), width="stretch")
+    ui.chart(charts.recall_curve_chart, pd.DataFrame(ev.recall_curve(10)), width="stretch", on=left)
     sweep = pd.DataFrame(evaluation.weight_sweep(ev, k)).melt(id_vars="dense weight", var_name="metric")
-    right.altair_chart(charts.weight_sweep_chart(sweep, w), width="stretch")
+    ui.chart(charts.weight_sweep_chart, sweep, w, width="stretch", on=right)
     st.caption("Both charts are computed from the same rankings, no new embedding: changing the weight only "
                "re-fuses two rankings already at hand, which is why hybrid search costs almost nothing extra.")
     return ev, chunks

@@ -144,14 +144,14 @@ def attention_maps(run: EncoderRun) -> None:
         "Pick a layer and a head with the sliders above; many heads specialise (the previous token, "
         "the next one, `[SEP]` as a resting place, the word a pronoun refers to).")
     weights = res.attentions[layer - 1, head - 1]  # (T, T)
-    st.altair_chart(charts.attention_heatmap(res.tokens, weights, f"layer {layer}, head {head}"))
+    ui.chart(charts.attention_heatmap, res.tokens, weights, f"layer {layer}, head {head}")
     # A fixed heading: a link's layer must not change the page's outline (tests/test_hostile_inputs.py compares it).
     st.subheader("All 12 heads of the layer at a glance")
     T = min(len(res.tokens), GRID_TOKENS)
     cut = len(res.tokens) > GRID_TOKENS
     st.caption(f"Layer {layer}, every head"
                + (f"; the first {GRID_TOKENS} of {len(res.tokens)} tokens in each small map." if cut else "."))
-    st.altair_chart(charts.heads_grid(res.attentions[layer - 1, :, :T, :T]))
+    ui.chart(charts.heads_grid, res.attentions[layer - 1, :, :T, :T])
     model_view(run)
     head_view(run)
 
@@ -169,7 +169,7 @@ def model_view(run: EncoderRun) -> None:
     if T < len(res.tokens):
         st.caption(f"The first {T} of {len(res.tokens)} tokens in each map: {L} × {H} maps of {T} × {T} cells "
                    f"keep the chart under {charts.MODEL_VIEW_MAX_ROWS:,} cells for the browser.")
-    st.altair_chart(charts.model_view(res.attentions[:, :, :T, :T]))
+    ui.chart(charts.model_view, res.attentions[:, :, :T, :T])
 
 
 def head_view(run: EncoderRun) -> None:
@@ -190,7 +190,7 @@ def head_view(run: EncoderRun) -> None:
         return
     T = min(len(res.tokens), GRID_TOKENS)
     weights = res.attentions[layer - 1, :, :T, :T]  # (H, T, T)
-    st.altair_chart(charts.head_view(res.tokens[:T], weights, heads), width="content")
+    ui.chart(charts.head_view, res.tokens[:T], weights, heads, width="content")
     kept = int((weights[[h - 1 for h in heads]] >= charts.HEAD_VIEW_MIN_WEIGHT).sum())
     st.caption(f"{kept:,} lines of weight ≥ {charts.HEAD_VIEW_MIN_WEIGHT} for {len(heads)} head(s) of layer {layer}; "
                "lighter ones are left out to keep the picture (and the browser) light. Each token's lines in one "
@@ -222,9 +222,8 @@ def from_scratch(run: EncoderRun) -> None:
     else:
         st.success(f"Recomputed from the weights, the map matches the model to {scratch.max_abs_diff:.1e} "
                    "(float32 vs float64 rounding).")
-    st.altair_chart(charts.attention_heatmap(res.tokens, scratch.probs,
-                                             f"from scratch: layer {layer}, head {head}"
-                                             + (" (causal)" if causal else "")))
+    ui.chart(charts.attention_heatmap, res.tokens, scratch.probs, f"from scratch: layer {layer}, head {head}"
+             + (" (causal)" if causal else ""))
     ui.code_behind(attention.attention_from_scratch, attention.head_projections,
                    attention.scaled_dot_product_attention, attention.softmax)
     output_from_scratch(run, causal)
@@ -277,7 +276,7 @@ def head_links(run: EncoderRun) -> None:
     k = labels.index(c2.selectbox("key token (looked at)", labels, index=default_k))
     links = attention.head_links(res, q, k)  # (L, H)
     best_l, best_h = np.unravel_index(links.argmax(), links.shape)
-    st.altair_chart(charts.head_links_chart(links, res.tokens[q], res.tokens[k]))
+    ui.chart(charts.head_links_chart, links, res.tokens[q], res.tokens[k])
     st.caption(f"Strongest: layer {best_l + 1}, head {best_h + 1} ({links.max():.2f}); "
                f"mean over all 72 heads {links.mean():.2f}, uniform would be {1 / len(res.tokens):.2f}.")
     ui.code_behind(attention.encoder_attention, attention.head_links)
@@ -315,12 +314,12 @@ def next_token_probabilities() -> None:
     if temperature != 1.0:
         probs = next_token.softmax_with_temperature(res.logits, temperature)
         series[f"τ = {temperature:g}"] = probs[raw.top_ids].tolist()
-    st.altair_chart(charts.next_token_bars(raw.top_tokens, series))
+    ui.chart(charts.next_token_bars, raw.top_tokens, series)
     st.caption("Dividing by τ never changes the ranking, only how the probability is spread: the top "
                f"{TOP_K} are the same tokens at every temperature.")
     temps = np.round(np.arange(0.05, 2.0001, 0.05), 2).tolist()
-    st.altair_chart(charts.entropy_chart(temps, next_token.entropy_curve(res.logits, temps), temperature,
-                                         dist.entropy_bits, float(np.log2(V))))
+    ui.chart(charts.entropy_chart, temps, next_token.entropy_curve(res.logits, temps), temperature, dist.entropy_bits,
+             float(np.log2(V)))
     st.latex(r"p_i = \frac{e^{z_i/\tau}}{\sum_{j=1}^{V} e^{z_j/\tau}}, \qquad "
              r"H = -\sum_i p_i \log_2 p_i \;\text{bits}")
     st.caption("The prompt as the model saw it (its last 40 tokens):")

@@ -45,15 +45,14 @@ def _decoder_block(text: str, layer: int) -> None:
         st.success(f"Recomputed in float64 from the weights, block {layer}'s output matches the model's own hidden "
                    f"state to {trace.max_diff_output:.1e} (the model computes in float32).")
     names = [s.name for s in trace.stages]
-    st.altair_chart(charts.block_norms_chart(names, [s.mean_norm for s in trace.stages],
-                                             [s.shape for s in trace.stages]))
+    ui.chart(charts.block_norms_chart, names, [s.mean_norm for s in trace.stages], [s.shape for s in trace.stages])
     st.dataframe(pd.DataFrame({"stage": names, "module": [s.module for s in trace.stages],
                                "formula": [s.formula for s in trace.stages],
                                "shape (T, width)": [str(s.shape) for s in trace.stages],
                                "mean |token|": [round(s.mean_norm, 3) for s in trace.stages]}), hide_index=True)
     st.caption("The norms add up: the residual stream is large and each sub-layer writes a smaller update into it; "
                "RMSNorm rescales its input to a fixed size before each sub-layer reads it.")
-    st.altair_chart(charts.residual_norms_chart(trace.residual_norms))
+    ui.chart(charts.residual_norms_chart, trace.residual_norms)
 
     last = len(trace.stages) - 1
     if st.session_state["blk_stage"] > last:  # drawn below: set it now, before the widget exists in this run
@@ -64,8 +63,8 @@ def _decoder_block(text: str, layer: int) -> None:
     st.altair_chart(charts.matrix_heatmap(stage.value, f"{stage.name} {stage.shape}", "token", "dimension",
                                           width=640, height=max(120, min(400, 22 * stage.shape[0]))),
                     width="stretch")
-    st.altair_chart(charts.heads_heatmaps(trace.probs, f"block {layer}'s attention, every head (causal)",
-                                          probabilities=True, columns=6, cell=110))
+    ui.chart(charts.heads_heatmaps, trace.probs, f"block {layer}'s attention, every head (causal)",
+             probabilities=True, columns=6, cell=110)
 
 
 def _encoder_sublayer(text: str, layer: int) -> None:

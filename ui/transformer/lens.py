@@ -38,7 +38,7 @@ def _show(lens: ll.LogitLens, k: int) -> None:
     if T > GRID_TOKENS:
         st.caption(f"The grid shows the last {GRID_TOKENS} of {T} positions.")
     top1 = [[row[0] for row in layer[shown]] for layer in lens.top_tokens]  # (L + 1, T') strings
-    st.altair_chart(charts.logit_lens_grid(lens.layer_names, lens.tokens[shown], top1, lens.top_probs[:, shown, 0]))
+    ui.chart(charts.logit_lens_grid, lens.layer_names, lens.tokens[shown], top1, lens.top_probs[:, shown, 0])
     st.caption("Each cell: the most likely next token if the model stopped after that layer, read at that position; "
                "darker = more probable. The bottom row is the embedding itself; the top row is the model's own output.")
 

@@ -152,8 +152,7 @@ def render() -> None:
                 for p in calc.BYTES}
     settings |= {f"training, recompute {r}": calc.training_memory(cfg, mixed, optimizer, batch, seq, r)
                  for r in calc.RECOMPUTE}
-    st.altair_chart(charts.memory_chart(calc.memory_rows(settings),
-                                        f"{cfg.name}: {batch} × {seq:,} tokens"), width="stretch")
+    ui.chart(charts.memory_chart, calc.memory_rows(settings), f"{cfg.name}: {batch} × {seq:,} tokens", width="stretch")
     st.caption("Training keeps far more than the weights: gradients, an FP32 master copy and Adam's two states "
                "(16 bytes per parameter in all), plus the activations the backward pass needs, which grow with "
                "batch × sequence length. Recomputing them in the backward pass trades compute for memory.")
@@ -161,7 +160,7 @@ def render() -> None:
     st.subheader("Computed vs published, every preset")
     st.dataframe(_published_table(), hide_index=True,
                  column_config={"source": st.column_config.TextColumn(width="large")})
-    st.altair_chart(charts.param_breakdown_chart(calc.breakdown_rows(calc.PRESETS)), width="stretch")
+    ui.chart(charts.param_breakdown_chart, calc.breakdown_rows(calc.PRESETS), width="stretch")
     st.caption("Small models spend a large share on the embedding table (Qwen2-0.5B: a 151,936-token vocabulary); "
                "big ones on the MLP. Grouped-query attention (Llama-2-70B, Mistral) shrinks k_proj and v_proj.")
 

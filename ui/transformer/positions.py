@@ -46,9 +46,8 @@ def _minilm_table(T: int) -> None:
         return
     model, _ = ui.encoder()
     table = pos.encoder_position_table(model, T)  # a slice of the loaded weights, no forward pass
-    st.altair_chart(charts.position_encoding_heatmap(
-        table, f"MiniLM's trained position table, first {table.shape[0]} of 512 positions × 384 dims"),
-        width="stretch")
+    ui.chart(charts.position_encoding_heatmap, table,
+             f"MiniLM's trained position table, first {table.shape[0]} of 512 positions × 384 dims", width="stretch")
     if len(table) > 2:
         unit = table / np.linalg.norm(table, axis=-1, keepdims=True)
         far = min(30, len(table) - 1)
@@ -70,20 +69,20 @@ def _tables() -> None:
     D = c3.slider("RoPE head dim D (even)", 2, pos.MAX_C, step=2, key="pos_D", disabled=table != "RoPE angles")
     enc = pos.encodings(T, C, D)  # at most 128 × 256 values per table: NumPy in a blink, no lock needed
     if table == "sinusoidal":
-        st.altair_chart(charts.position_encoding_heatmap(enc.sinusoidal, "sinusoidal: sin / cos of t at C/2 "
-                                                         "frequencies"), width="stretch")
+        ui.chart(charts.position_encoding_heatmap, enc.sinusoidal, "sinusoidal: sin / cos of t at C/2 "
+                 "frequencies", width="stretch")
         st.caption("Fast dimensions (left) cycle every few positions, slow ones (right) barely move: together they "
                    "give every position a distinct pattern.")
         st.latex(r"PE_{t,2i} = \sin\!\left(t / 10000^{2i/C}\right), \qquad "
                  r"PE_{t,2i+1} = \cos\!\left(t / 10000^{2i/C}\right)")
     elif table == "learned (untrained)":
-        st.altair_chart(charts.position_encoding_heatmap(enc.learned, "learned: a random N(0, 0.02²) table, as "
-                                                         "GPT-2 starts"), width="stretch")
+        ui.chart(charts.position_encoding_heatmap, enc.learned, "learned: a random N(0, 0.02²) table, as "
+                 "GPT-2 starts", width="stretch")
         st.caption("Before training a learned table is noise: every position is a random vector. Training shapes "
                    "it; compare MiniLM's trained table.")
     elif table == "RoPE angles":
-        st.altair_chart(charts.position_encoding_heatmap(np.cos(enc.rope_angles), "RoPE: cos of the angle t·θ_i of "
-                                                         "each pair i"), width="stretch")
+        ui.chart(charts.position_encoding_heatmap, np.cos(enc.rope_angles), "RoPE: cos of the angle t·θ_i of "
+                 "each pair i", width="stretch")
         st.caption("RoPE adds nothing to the embeddings: it turns each pair of q's and k's dimensions by t·θ_i, "
                    "fast for the first pairs, slow for the last.")
     elif table == "similarity":
@@ -108,8 +107,8 @@ def _rope_demo(prompt: str, n_tokens: int) -> None:
     query, key = clamp_index(query, n_tokens, "query"), clamp_index(key, n_tokens, "key")
     with ui.heavy("Running the tiny LM"):
         demo = _rope_relative(prompt, layer - 1, head - 1, query, key)
-    st.altair_chart(charts.rope_distance_chart(demo.distances, demo.scores, demo.offsets, demo.score_without_rope),
-                    width="stretch")
+    ui.chart(charts.rope_distance_chart, demo.distances, demo.scores, demo.offsets, demo.score_without_rope,
+             width="stretch")
     m1, m2 = st.columns(2)
     m1.metric("max spread across key positions", f"{demo.max_spread:.1e}", "float rounding only", delta_color="off")
     m2.metric("score without RoPE", f"{demo.score_without_rope:.3f}")
@@ -135,8 +134,8 @@ def _order_demo(prompt: str) -> None:
     m1.metric("no positions: max |attn(shuffled) − shuffled attn|", f"{blind.diff_no_positions:.1e}")
     m2.metric("with RoPE", f"{blind.diff_rope:.3f}")
     m3.metric("causal mask, no positions", f"{blind.diff_causal:.3f}")
-    st.altair_chart(charts.order_blindness_chart(blind.tokens, blind.permutation, blind.output_norms,
-                                                 blind.shuffled_output_norms))
+    ui.chart(charts.order_blindness_chart, blind.tokens, blind.permutation, blind.output_norms,
+             blind.shuffled_output_norms)
 
 
 def render() -> None:

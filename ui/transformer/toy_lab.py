@@ -104,13 +104,13 @@ def render() -> None:
     ]
     for left, right in zip(stages[0::2], stages[1::2]):
         a, b = st.columns(2)
-        a.altair_chart(_heatmap(*left))
-        b.altair_chart(_heatmap(*right))
+        ui.chart(_heatmap, *left, on=a)
+        ui.chart(_heatmap, *right, on=b)
     with st.expander(f"probs of head {h + 1}, as numbers"):
         st.dataframe(pd.DataFrame(res.probs[h].round(4), index=[f"query {t}" for t in range(cfg.T)],
                                   columns=[f"key {t}" for t in range(cfg.T)]))
-    st.altair_chart(charts.heads_heatmaps(res.probs, "probs, every head", probabilities=True))
-    st.altair_chart(charts.entropy_rows_chart(entropy, max_bits))
+    ui.chart(charts.heads_heatmaps, res.probs, "probs, every head", probabilities=True)
+    ui.chart(charts.entropy_rows_chart, entropy, max_bits)
     st.caption("Entropy of a row: 0 bits when a query looks at one key only, log₂ T when it spreads evenly. "
                "Under the causal mask query 0 sees only itself: always 0 bits.")
 
@@ -122,8 +122,7 @@ def render() -> None:
         "Below, random q and k for each d_k, with and without the scaling.")
     with ui.heavy("Sweeping d_k"):
         curve = _entropy_vs_dk(max(2, cfg.T), cfg.seed)
-    st.altair_chart(charts.entropy_vs_dk_chart(curve.d_ks, curve.entropy_scaled, curve.entropy_unscaled,
-                                               curve.max_bits))
+    ui.chart(charts.entropy_vs_dk_chart, curve.d_ks, curve.entropy_scaled, curve.entropy_unscaled, curve.max_bits)
     st.caption(f"{curve.T} keys per row, so a uniform row has {curve.max_bits:.2f} bits. Score std at d_k = "
                f"{curve.d_ks[-1]}: {curve.score_std_scaled[-1]:.2f} scaled, {curve.score_std_unscaled[-1]:.1f} "
                f"unscaled (√{curve.d_ks[-1]} = {np.sqrt(curve.d_ks[-1]):.1f}). This lab's d_k is {cfg.d_k}.")
