@@ -23,6 +23,7 @@ def _run(monkeypatch):
     import sys
 
     from conftest import ROOT
+
     from core.charts import rag
 
     calls = []
