@@ -20,7 +20,7 @@ from core.agents.trace import Step, Trace
 from core.charts import agents as charts
 from core.state import Param
 from ui.agents import injection as injection_ui
-from ui.agents import toolformer
+from ui.agents import search_tool, toolformer
 
 CUSTOM = "custom"
 CUSTOM_QUESTION = "How many layers does LLaMA-65B have?"  # where "your own question" starts: edit it
@@ -70,17 +70,12 @@ HOSTILE_INPUTS = [
 ]
 
 
-@st.cache_resource(show_spinner=False)
-def _search_tool() -> tools.SearchTool:
-    return tools.SearchTool.from_kb()
-
-
 # A trace is at most 10 steps of Observations of at most 3,000 characters: well under 64 kB. Its tools are
 # bounded by construction and by a deadline of at most 2 s per call, so a run holds the lock briefly.
 @ui.cached_compute(max_entries=256, max_size="16MB")
 def _run(question: str, policy: str, max_steps: int, timeout_s: float, max_output_chars: int) -> Trace:
     limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
-    return loop.run_agent(question, policy, max_steps, limits, _search_tool())
+    return loop.run_agent(question, policy, max_steps, limits, search_tool())
 
 
 # The endpoint's model runs elsewhere, so its run does not queue for this machine's compute lock; it is bounded
@@ -89,21 +84,21 @@ def _run(question: str, policy: str, max_steps: int, timeout_s: float, max_outpu
 def _run_endpoint(question: str, max_steps: int, timeout_s: float, max_output_chars: int) -> Trace:
     limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
     policy = endpoint.endpoint_policy(ENDPOINT, lambda q, steps: loop.react_prompt(q, steps, _example()))
-    return loop.run_agent(question, policy, max_steps, limits, _search_tool())
+    return loop.run_agent(question, policy, max_steps, limits, search_tool())
 
 
 # One tool call: bounded by run_tool's input limit and deadline (the code tool's process is killed at it).
 @ui.cached_compute(max_entries=128, max_size="4MB")
 def _try_tool(tool: str, text: str, timeout_s: float, max_output_chars: int) -> tools.ToolResult:
     limits = tools.ToolLimits(timeout_s=timeout_s, max_output_chars=max_output_chars)
-    return tools.run_tool(tool, text, _search_tool(), limits)
+    return tools.run_tool(tool, text, search_tool(), limits)
 
 
 # The two below are fixed scripted runs of a few milliseconds: cached once, not worth a place in the queue.
 @st.cache_data(max_entries=1, max_size="1MB", show_spinner=False)
 def _example() -> Trace:
     """The one-shot demonstration inside the prompt: a real run of the script, not hand-written."""
-    return loop.run_agent(loop.EXAMPLE_QUESTION, "scripted", 6, search_tool=_search_tool())
+    return loop.run_agent(loop.EXAMPLE_QUESTION, "scripted", 6, search_tool=search_tool())
 
 
 @ui.cached_compute(max_entries=32, max_size="1MB")
@@ -116,7 +111,7 @@ def _lm_propose(prompt: str) -> policies.LMProposal:
 def _hostile_table() -> pd.DataFrame:
     rows = []
     for tool, text, goal in HOSTILE_INPUTS:
-        result = tools.run_tool(tool, text, _search_tool())
+        result = tools.run_tool(tool, text, search_tool())
         flagged = bool(injection.find_injection(result.text, observation=True))
         shown = text if len(text) <= 60 else f"{text[:40]}… ({len(text):,} characters)"
         rows.append({"action": f"{tool}[{shown}]",
@@ -202,7 +197,7 @@ def you_section(question: str, max_steps: int, limits: tools.ToolLimits, example
         thought = st.text_input(f"Thought {n}", value=hint.thought, key=f"you_thought_{n}")
         action = st.text_input(f"Action {n}: tool[input]", value=hint.action, key=f"you_action_{n}")
         if st.button(f"Run step {n}", key="you_run", type="primary"):
-            state["steps"] = steps + (loop.take_step(n, thought, action, _search_tool(), limits, by="you"),)
+            state["steps"] = steps + (loop.take_step(n, thought, action, search_tool(), limits, by="you"),)
             st.rerun()
     if steps and st.button("Start over", key="you_reset"):
         st.session_state["agent_you_reset"] = True
@@ -319,7 +314,7 @@ attack = st.text_input("Try your own calculator input", key="calc_attack",
 if attack:
     checked = ui.text_input_checked(attack, 200_000, "expression")
     if checked is not None:
-        result = tools.run_tool("calculator", checked, _search_tool(), limits)
+        result = tools.run_tool("calculator", checked, search_tool(), limits)
         (st.success if result.ok else st.error)(f"calculator → {_md(result.text)} ({result.seconds * 1000:.3f} ms)")
 st.markdown(
     "**Prompt injection** is the other half: text that *reads* like an instruction inside a tool's output. "
@@ -369,7 +364,7 @@ ui.code_behind(browse.page_name, browse.browse, code_tool.check_code, code_tool.
 
 st.header("The math of the search tool: BM25")
 st.markdown("`search` ranks the knowledge base's entries by Okapi BM25, implemented from the formula "
-            f"({len(_search_tool().entries)} entries, written for this page, each citing its source):")
+            f"({len(search_tool().entries)} entries, written for this page, each citing its source):")
 st.latex(r"\mathrm{score}(D, Q) = \sum_{t \in Q} \mathrm{IDF}(t)\,\frac{f(t, D)\,(k_1 + 1)}"
          r"{f(t, D) + k_1\left(1 - b + b\,\frac{|D|}{\mathrm{avgdl}}\right)},\qquad "
          r"\mathrm{IDF}(t) = \ln\!\left(1 + \frac{N - n_t + 0.5}{n_t + 0.5}\right)")

@@ -8,13 +8,8 @@ import streamlit as st
 import ui
 from core.agents import injection_eval, loop, policies, tools
 from core.agents.tool_lm import ADAPTER_DIR
+from ui.agents import search_tool
 from ui.pretraining import explicit_run, progress
-
-
-@st.cache_resource(show_spinner=False)
-def _search_tool() -> tools.SearchTool:
-    return tools.SearchTool.from_kb()
-
 
 INJECTION_POLICIES = {"gullible": "gullible script", "scripted": "safe script", "tool-lm": "tool LM"}
 VICTIM_SECONDS = 45.0  # the tool LM's turn as a victim: a real model, 20 runs of up to 5 steps
@@ -32,7 +27,7 @@ def _injection_table(policy_keys: tuple[str, ...], max_seconds: float | None = N
         on_run = lambda done, total: on_progress(done / total, f"{done} of {total} runs") and (
             time.perf_counter() < deadline)
     chosen = {INJECTION_POLICIES[k]: policies.POLICIES[k] for k in policy_keys}
-    outcomes = injection_eval.measure(chosen, run, _search_tool(), on_run=on_run)
+    outcomes = injection_eval.measure(chosen, run, search_tool(), on_run=on_run)
     rows = pd.DataFrame([{"policy": o.policy, "defence": o.defence, "plant": o.plant, "read": o.read,
                           "followed": o.followed,
                           "harm": o.harm, "honest answer": o.honest_answer, "steps": o.steps} for o in outcomes])

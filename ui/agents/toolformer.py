@@ -11,8 +11,9 @@ import streamlit as st
 import ui
 from core.agents import loop, tool_lm, toolformer_eval
 from core.agents.tool_traces import FAMILIES
-from core.agents.tools import SearchTool, ToolLimits
+from core.agents.tools import ToolLimits
 from core.state import Param
+from ui.agents import search_tool
 from ui.finetuning import progress, training_run
 
 CUSTOM = "custom"
@@ -20,11 +21,6 @@ PRESETS_PER_FAMILY = 3
 MEASURE_SECONDS = 10.0  # one click's default budget; past it the table covers the questions scored
 MAX_MEASURE_SECONDS = 60.0  # whatever the slider asks
 PARAMS = [Param("tlm_n", 2, 1, 24, step=1)]
-
-
-@st.cache_resource(show_spinner=False)
-def _search_tool() -> SearchTool:
-    return SearchTool.from_kb()
 
 
 @st.cache_resource(show_spinner="Loading the tool LM (tiny-lm + its LoRA adapter)…")
@@ -40,7 +36,7 @@ def _model():
 
 @st.cache_data(max_entries=1, max_size="1MB", show_spinner=False)
 def _heldout() -> list:
-    return tool_lm.heldout_questions(search_tool=_search_tool())
+    return tool_lm.heldout_questions(search_tool=search_tool())
 
 
 @st.cache_data(max_entries=1, max_size="1MB", show_spinner=False)
@@ -54,7 +50,7 @@ def _report() -> dict | None:
 def _run(question: str) -> tuple[toolformer_eval.ToolRun, toolformer_eval.DirectRun]:
     model, tokenizer = _model()
     limits = ToolLimits(timeout_s=1.0)
-    run = toolformer_eval.run_with_tools(model, tokenizer, question, _search_tool(), tool_lm.MAX_STEPS, limits)
+    run = toolformer_eval.run_with_tools(model, tokenizer, question, search_tool(), tool_lm.MAX_STEPS, limits)
     return run, toolformer_eval.run_without_tools(model, tokenizer, question)
 
 
@@ -63,7 +59,7 @@ def _run(question: str) -> tuple[toolformer_eval.ToolRun, toolformer_eval.Direct
 def _measure(per_family: int, seconds: float) -> toolformer_eval.ToolformerTable:
     model, tokenizer = _model()
     bar, on_progress = progress("With and without tools")
-    result = toolformer_eval.evaluate(model, tokenizer, _heldout(), _search_tool(), per_family,
+    result = toolformer_eval.evaluate(model, tokenizer, _heldout(), search_tool(), per_family,
                               time.perf_counter() + seconds, on_progress)
     bar.empty()
     return result
