@@ -64,7 +64,7 @@ IDLE_JS = """() => {
 
 @dataclass(frozen=True)
 class PageFile:
-    file: str  # 'pages/rag.py'
+    file: str  # 'app_pages/rag.py'
     path: str  # its URL path: 'rag' ('' for the default page)
     title: str  # its title in the navigation: 'RAG & long context'
 
@@ -90,7 +90,7 @@ def home_pages() -> list[tuple[str, str]]:
 
 def page_sections(file: str) -> tuple[str, list[str]] | None:
     """(URL key, section names) of a page that draws one section at a time, chosen from its SECTIONS table by a
-    Param: page_sections('pages/inference.py') -> ('section', ['Decoding', 'KV cache', ...]); None otherwise."""
+    Param: page_sections('app_pages/inference.py') -> ('section', ['Decoding', 'KV cache', ...]); None otherwise."""
     text = (ROOT / file).read_text()
     key = re.search(r"""Param\(\s*["'](\w+)["'][^)]*choices\s*=\s*tuple\(SECTIONS\)""", text)
     table = re.search(r"^SECTIONS\s*=\s*\{(.*?)^\}", text, re.DOTALL | re.MULTILINE)

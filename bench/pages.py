@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def home_pages() -> list[str]:
-    """The page files Home.py navigates to, in order: ['pages/home.py', 'pages/transformer.py', ...]."""
+    """The page files Home.py navigates to, in order: ['app_pages/home.py', 'app_pages/transformer.py', ...]."""
     found = re.findall(r"""st\.Page\(\s*["']([^"']+\.py)["']""", (ROOT / "Home.py").read_text())
     return sorted(set(found), key=found.index)
 
@@ -28,7 +28,7 @@ def render_seconds(page: str, timeout: float = 300) -> tuple[float, list[str]]:
     os.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=timeout)
     start = time.perf_counter()
-    at.run()  # Home.py renders its default page (pages/home.py) first
+    at.run()  # Home.py renders its default page (app_pages/home.py) first
     if not page.endswith("home.py"):
         start = time.perf_counter()
         at.switch_page(page)

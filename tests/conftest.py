@@ -15,7 +15,7 @@ ODD_TEXTS = ["", "   \n\t ", LONG_TEXT, "Ünïcødé 日本語のテキスト �
 
 
 def open_page(page: str, timeout: float = 120):
-    """Run Home.py in AppTest, switch to `page` (e.g. 'pages/transformer.py'), run it, return the AppTest."""
+    """Run Home.py in AppTest, switch to `page` (e.g. 'app_pages/transformer.py'), run it, return the AppTest."""
     from streamlit.testing.v1 import AppTest
 
     os.chdir(ROOT)

@@ -375,7 +375,7 @@ def test_typed_actions_reach_the_new_tools(search_tool, action, observation):
 def test_try_a_tool_panel():
     from conftest import assert_ok, open_page
 
-    at = open_page("pages/agents.py")
+    at = open_page("app_pages/agents.py")
     assert_ok(at, "Agents")
     assert "5 km = 3.10686 mi" in "\n".join(e.value for e in at.success)  # the default example ran
     for tool, text, shown, ok in [("date", "2024-02-28 + 2 days", "2024-03-01 (Friday)", True),

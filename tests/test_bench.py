@@ -70,7 +70,7 @@ def test_every_required_key_has_a_benchmark():
 
 def test_home_pages_are_found():
     found = pages.home_pages()
-    assert "pages/home.py" in found and "pages/inference.py" in found
+    assert "app_pages/home.py" in found and "app_pages/inference.py" in found
     assert len(found) == len(set(found))
 
 

@@ -154,14 +154,14 @@ def test_available_cpus_is_within_the_affinity():
 def test_a_cached_page_does_not_wait_for_someone_elses_job():
     """First render computes (and caches); then a job holds the lock indefinitely elsewhere, and the same
     page renders again from the cache without waiting for it (it would hang until the timeout otherwise)."""
-    at = open_page("pages/transformer.py")
+    at = open_page("app_pages/transformer.py")
     assert_ok(at, "Transformer")
     release, started = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_until, args=(COMPUTE_LOCK, release, started))
     holder.start()
     started.wait(5)
     try:
-        again = open_page("pages/transformer.py", timeout=20)  # far less than the other job holds it
+        again = open_page("app_pages/transformer.py", timeout=20)  # far less than the other job holds it
         assert_ok(again, "Transformer")
         assert COMPUTE_LOCK.busy()  # the other job still holds it: we never waited for it
     finally:
@@ -181,7 +181,7 @@ def test_ui_resolves_transformers_names_once_at_import():
 
     assert all(name in vars(transformers) for name in ui.TRANSFORMERS_NAMES)
     used = set()
-    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("ui/**/*.py"), *ROOT.glob("pages/*.py")]:
+    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("ui/**/*.py"), *ROOT.glob("app_pages/*.py")]:
         for names in re.findall(r"^\s*from transformers import \(?([\w, ]+)\)?", path.read_text(), re.MULTILINE):
             used |= {n.strip() for n in names.split(",") if n.strip()}
     assert used and used <= set(ui.TRANSFORMERS_NAMES), sorted(used - set(ui.TRANSFORMERS_NAMES))

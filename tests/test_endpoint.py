@@ -133,13 +133,13 @@ def test_a_run_has_a_time_budget():
 def test_the_agents_page_offers_the_endpoint_only_when_named(server_factory, monkeypatch):
     from conftest import assert_ok, open_page
 
-    at = open_page("pages/agents.py")
+    at = open_page("app_pages/agents.py")
     assert not any("A model at" in o for o in at.radio(key="policy").options)
     server = server_factory([" Arithmetic: the calculator.\nAction 1: calculator[(17 * 23) + sqrt(144)]",
                              " Done.\nAction 2: finish[403]"])
     monkeypatch.setenv(E.ENV_URL, server.url)
     monkeypatch.setenv(E.ENV_MODEL, "fake-model")
-    at = open_page("pages/agents.py")
+    at = open_page("app_pages/agents.py")
     at.selectbox(key="task").set_value("arithmetic").run()
     assert "A model at 127.0.0.1" in at.radio(key="policy").options[-1]
     at.radio(key="policy").set_value("endpoint").run()
@@ -149,7 +149,7 @@ def test_the_agents_page_offers_the_endpoint_only_when_named(server_factory, mon
     assert "written by the model fake-model at 127.0.0.1" in steps and " ms" in steps
     assert len(server.requests) == 2
     monkeypatch.setenv(E.ENV_URL, "file:///etc/passwd")
-    at = open_page("pages/agents.py")
+    at = open_page("app_pages/agents.py")
     assert_ok(at, "Agents")
     assert any("endpoint driver is off" in w.value for w in at.warning)
 

@@ -19,7 +19,7 @@ def test_core_does_not_import_streamlit():
 
 
 def test_no_eval_or_exec_in_app_code():
-    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("pages/*.py"), *ROOT.glob("ui/**/*.py"), ROOT / "Home.py"]:
+    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("app_pages/*.py"), *ROOT.glob("ui/**/*.py"), ROOT / "Home.py"]:
         text = path.read_text()
         for banned in (" eval(", " exec(", "=eval(", "(eval(", "(exec("):
             assert banned not in text, f"{banned.strip()} in {path}"
@@ -78,7 +78,21 @@ def test_no_emoji_in_what_the_pages_show():
 
     emoji = re.compile("[\U0001F300-\U0001FAFF\u2600-\u26FF\u2700-\u27BF\u2B50\u2B55]")
     root = Path(__file__).resolve().parents[1]
-    for path in [root / "Home.py", *root.glob("pages/*.py"), *root.glob("ui/**/*.py")]:
+    for path in [root / "Home.py", *root.glob("app_pages/*.py"), *root.glob("ui/**/*.py")]:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             found = [c for c in emoji.findall(line) if c not in "✓✗"]
             assert not found, f"{path.relative_to(root)}:{n}: {found}"
+
+
+def test_no_pages_folder_beside_the_entry_point():
+    # With a `pages/` folder beside Home.py, Streamlit starts in its old multipage mode until some session has
+    # run Home.py's st.navigation: the first visitors of a fresh server who open a deep link (/transformer?...)
+    # got the page alone, without Home.py (no page config, presenter mode, glossary or run log).
+    from conftest import ROOT
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from bench.load import home_page_files
+
+    assert not (ROOT / "pages").exists()
+    assert "uses_pages_directory" in vars(PagesManager)  # the flag this guards against still exists upstream
+    assert all((ROOT / p.file).exists() for p in home_page_files())

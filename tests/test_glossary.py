@@ -216,7 +216,7 @@ def test_corrected_statements_do_not_come_back(wrong):
 
 def _code_texts() -> dict[str, str]:
     """The pages and every module's prose (docstrings, captions, notes), quizzes and glossary left to _cited_texts."""
-    files = [*ROOT.glob("pages/*.py"), *ROOT.glob("ui/**/*.py"), *ROOT.glob("core/**/*.py"), ROOT / "Home.py"]
+    files = [*ROOT.glob("app_pages/*.py"), *ROOT.glob("ui/**/*.py"), *ROOT.glob("core/**/*.py"), ROOT / "Home.py"]
     return {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in files if "content" not in p.parts}
 
 

@@ -83,7 +83,7 @@ def test_the_gullible_script_is_hijacked_until_strip_and_the_tools_still_refuse(
 def test_the_agents_page_shows_the_measured_table():
     from conftest import assert_ok, open_page
 
-    at = open_page("pages/agents.py")
+    at = open_page("app_pages/agents.py")
     assert_ok(at, "Agents")
     summary = next(d.value for d in at.dataframe if "harm" in d.value.columns and "plant" not in d.value.columns)
     rows = {(r["policy"], r["defence"]): r for _, r in summary.iterrows()}
@@ -96,7 +96,7 @@ def test_the_agents_page_shows_the_measured_table():
 def test_the_tool_lm_as_a_victim_runs_on_its_button():
     from conftest import assert_ok, open_page
 
-    at = open_page("pages/agents.py")
+    at = open_page("app_pages/agents.py")
     summary = next(d.value for d in at.dataframe if "harm" in d.value.columns and "plant" not in d.value.columns)
     assert "tool LM" not in set(summary["policy"])  # a real model runs only on its button
     at.button(key="inj_tool_lm").click().run()

@@ -32,7 +32,7 @@ def test_integer_options_are_neighbouring_counts_within_bounds(value, most):
 
 
 def test_every_measured_question_is_recorded_by_its_page_and_reads_well():
-    sources = "\n".join(p.read_text(encoding="utf-8") for p in [*ROOT.glob("ui/**/*.py"), *ROOT.glob("pages/*.py")])
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in [*ROOT.glob("ui/**/*.py"), *ROOT.glob("app_pages/*.py")])
     for page, questions in MEASURED.items():
         assert page in PAGE_FILES
         for q in questions:

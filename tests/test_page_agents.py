@@ -6,7 +6,7 @@ import pytest
 from conftest import ODD_TEXTS, ROOT, assert_ok, open_page
 from test_page_transformer import HOSTILE_TEXTS
 
-PAGE = "pages/agents.py"
+PAGE = "app_pages/agents.py"
 
 
 def texts(elements) -> str:

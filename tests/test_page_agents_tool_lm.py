@@ -62,7 +62,7 @@ def test_your_own_question_is_checked():
 def test_the_tool_lm_drives_the_pages_main_loop():
     from conftest import assert_ok, open_page
 
-    at = open_page("pages/agents.py")
+    at = open_page("app_pages/agents.py")
     at.selectbox(key="task").set_value("arithmetic").run()
     at.radio(key="policy").set_value("tool-lm").run()
     assert_ok(at, "Agents")

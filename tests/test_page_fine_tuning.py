@@ -5,7 +5,7 @@ import pytest
 
 from conftest import ROOT, assert_ok, open_page
 
-PAGE = "pages/fine_tuning.py"
+PAGE = "app_pages/fine_tuning.py"
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: one torch thread, LLM_LAB_THREADS=1

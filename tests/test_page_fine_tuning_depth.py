@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import ROOT, assert_ok, open_page
 
-PAGE = "pages/fine_tuning.py"
+PAGE = "app_pages/fine_tuning.py"
 HEADERS = {"PEFT families": "PEFT families on one task", "QLoRA": "QLoRA: LoRA on a 4-bit base",
            "Instruction tuning": "Instruction tuning: the loss on the response",
            "Preference tuning": "Preference tuning: reward model and DPO",

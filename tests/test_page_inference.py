@@ -7,7 +7,7 @@ import re
 import pytest
 from conftest import ODD_TEXTS, ROOT, assert_ok, open_page
 
-PAGE = "pages/inference.py"
+PAGE = "app_pages/inference.py"
 
 
 def section(name: str, at=None):

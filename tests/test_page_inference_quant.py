@@ -3,7 +3,7 @@ from tests.conftest import assert_ok, open_page
 
 
 def quant_page():
-    at = open_page("pages/inference.py")
+    at = open_page("app_pages/inference.py")
     at.segmented_control(key="section").set_value("Quantization")
     at.run()
     return at

@@ -3,7 +3,7 @@ arithmetic without measuring; its button measures once (small settings here), th
 later widget edits only redo arithmetic."""
 from conftest import ROOT, assert_ok
 
-PAGE = "pages/inference.py"
+PAGE = "app_pages/inference.py"
 
 
 def open_url(params: dict, timeout: float = 120):

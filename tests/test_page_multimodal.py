@@ -9,7 +9,7 @@ from PIL import Image
 from tests.conftest import assert_ok, open_page
 from tests.test_multimodal import black_png
 
-PAGE = "pages/multimodal.py"
+PAGE = "app_pages/multimodal.py"
 
 
 def png(array: np.ndarray) -> bytes:

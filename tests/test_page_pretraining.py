@@ -3,7 +3,7 @@ import pytest
 from conftest import LONG_TEXT, ODD_TEXTS, ROOT, assert_ok, open_page
 from test_page_transformer import HOSTILE_TEXTS
 
-PAGE = "pages/pretraining.py"
+PAGE = "app_pages/pretraining.py"
 
 
 def _captions(at) -> str:

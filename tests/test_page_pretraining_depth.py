@@ -11,7 +11,7 @@ from core.pretraining import parallel as par
 from core.pretraining import pipeline as pl
 from core.pretraining import scaling as sc
 
-PAGE = "pages/pretraining.py"
+PAGE = "app_pages/pretraining.py"
 SECTIONS = ("Train a tokenizer", "Data pipeline", "Tokenizers compared", "MLM vs CLM", "Train a tiny GPT", "Scaling",
             "Parallelism")
 

@@ -1,4 +1,4 @@
-"""AppTest of pages/rag.py: defaults, sliders, odd questions, clamped overlap, links, the chunk budget,
+"""AppTest of app_pages/rag.py: defaults, sliders, odd questions, clamped overlap, links, the chunk budget,
 uploads and their names, buttons whose results are kept."""
 import pytest
 from conftest import ODD_TEXTS, ROOT, assert_ok, open_page
@@ -6,7 +6,7 @@ from conftest import ODD_TEXTS, ROOT, assert_ok, open_page
 from core.rag import chunking
 from core.rag import retrieval as rag
 
-PAGE = "pages/rag.py"
+PAGE = "app_pages/rag.py"
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

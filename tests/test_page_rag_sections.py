@@ -5,7 +5,7 @@ from conftest import ROOT, assert_ok
 
 from core.rag import chunking, evaluation
 
-PAGE = "pages/rag.py"
+PAGE = "app_pages/rag.py"
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -6,7 +6,7 @@ from conftest import LONG_TEXT, ODD_TEXTS, ROOT, assert_ok, open_page
 
 from core.models import model_path
 
-PAGE = "pages/transformer.py"
+PAGE = "app_pages/transformer.py"
 # Text built to break a page: control characters and an ANSI escape, emoji sequences, right-to-left scripts
 # with a direction override, HTML and Markdown injection. Each must be shown as plain text, never run.
 HOSTILE_TEXTS = [

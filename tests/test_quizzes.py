@@ -190,7 +190,7 @@ def test_rag_figures_come_from_retrieval_and_chunking():
 
 
 # ---- on the page ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("page,name", [("pages/agents.py", "Agents"), ("pages/rag.py", "RAG & long context")])
+@pytest.mark.parametrize("page,name", [("app_pages/agents.py", "Agents"), ("app_pages/rag.py", "RAG & long context")])
 def test_answering_shows_right_or_wrong(page, name):
     at = open_page(page)
     first = QUIZZES[name][0]

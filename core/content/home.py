@@ -3,13 +3,13 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 PAGE_FILES = {
-    "Transformer": "pages/transformer.py",
-    "Pretraining": "pages/pretraining.py",
-    "Fine-tuning": "pages/fine_tuning.py",
-    "Inference": "pages/inference.py",
-    "Multimodal": "pages/multimodal.py",
-    "Agents": "pages/agents.py",
-    "RAG & long context": "pages/rag.py",
+    "Transformer": "app_pages/transformer.py",
+    "Pretraining": "app_pages/pretraining.py",
+    "Fine-tuning": "app_pages/fine_tuning.py",
+    "Inference": "app_pages/inference.py",
+    "Multimodal": "app_pages/multimodal.py",
+    "Agents": "app_pages/agents.py",
+    "RAG & long context": "app_pages/rag.py",
 }
 
 PAGE_SUMMARIES = {

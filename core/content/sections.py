@@ -1,7 +1,7 @@
 """Where a page's headers live, so a quiz answer or a glossary entry can link to the section that shows it.
 
 A page that draws one section at a time declares `SECTIONS = {"name": function, ...}` and a Param whose
-choices are `tuple(SECTIONS)` (pages/inference.py, pages/transformer.py, ...). A link to such a page opens
+choices are `tuple(SECTIONS)` (app_pages/inference.py, app_pages/transformer.py, ...). A link to such a page opens
 the right section with that Param: ('Fine-tuning', 'QLoRA: LoRA on a 4-bit base') -> {'f_section': 'QLoRA'}.
 The page files are read as source (parsed, not run: a page runs Streamlit when imported), and each section's
 headers are collected from the function it names: a function of the page file, or `module.render` of a

@@ -1,4 +1,4 @@
-"""The Agents page's parts that live outside pages/agents.py, one module each: toolformer (a tiny LM
+"""The Agents page's parts that live outside app_pages/agents.py, one module each: toolformer (a tiny LM
 fine-tuned to call the tools, and Toolformer's with-and-without-tools measurement) and injection (planted
 documents against the policies, defences on and off). Each exposes
 `render() -> None`; the page writes the part's header."""

@@ -1,6 +1,6 @@
 """The Fine-tuning page's sections, one module each: lora (full fine-tuning against LoRA, the first section),
 families (every PEFT family on one task), qlora, instruction, preference, guide. Every section but lora exposes
-`render() -> None`; pages/fine_tuning.py picks one with its `f_section` parameter and writes each section's
+`render() -> None`; app_pages/fine_tuning.py picks one with its `f_section` parameter and writes each section's
 header, because glossary entries and quiz questions name them and tests/test_quizzes.py reads a page's headers
 from its page file.
 

@@ -1,5 +1,5 @@
 """Fine-tuning · Full fine-tuning vs LoRA: both teach tiny-lm the same QA format, measured side by side
-(core.finetuning.finetune). pages/fine_tuning.py draws this section's headers and calls the pieces here in order.
+(core.finetuning.finetune). app_pages/fine_tuning.py draws this section's headers and calls the pieces here in order.
 """
 import pandas as pd
 import streamlit as st

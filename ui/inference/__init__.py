@@ -1,6 +1,6 @@
 """The Inference page's sections, one module each, every one exposing `render() -> None`:
 decoding, kv_cache, quantization, speculative, serving, time_budget (where the time goes).
-pages/inference.py picks one.
+app_pages/inference.py picks one.
 
 Also the two helpers the sections share: the prompt check, and `run_in_slices`, which drives an
 explicit measurement (a core generator) one piece at a time under the compute lock, with a progress

@@ -1,6 +1,6 @@
 """The Pretraining page's sections, one module each: tokenizer (train a BPE tokenizer: the first section,
-whose headers pages/pretraining.py writes), data_pipeline, tokenizers_compared, objectives, train_gpt,
-scaling, parallelism. Every section but the first exposes `render() -> None`; pages/pretraining.py picks
+whose headers app_pages/pretraining.py writes), data_pipeline, tokenizers_compared, objectives, train_gpt,
+scaling, parallelism. Every section but the first exposes `render() -> None`; app_pages/pretraining.py picks
 one with its `p_section` parameter and writes each section's header.
 
 Also the helpers the sections share: a progress bar a cached run reports to, and `explicit_run`, the

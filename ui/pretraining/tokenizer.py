@@ -1,5 +1,5 @@
 """Pretraining · Train a BPE tokenizer, live: the first section. Before a model learns anything, a tokenizer is
-learned from the data. The section's headers are written by pages/pretraining.py (quiz questions and glossary
+learned from the data. The section's headers are written by app_pages/pretraining.py (quiz questions and glossary
 entries name them, and tests/test_quizzes.py reads a page's headers from its page file); this module draws
 what comes under each.
 """

@@ -1,7 +1,7 @@
 """The RAG page's sections, one module each: pipeline (chunk, embed, index, retrieve, the prompt), scored
 (BM25, dense and hybrid retrieval on the labelled questions), indexes (faiss on real MiniLM embeddings),
 grounded (the cited prompt and an extractive answer) and long_context (cost, RoPE scaling, sparse masks,
-a needle in a haystack). pages/rag.py picks one with its `r_section` parameter and writes the headers.
+a needle in a haystack). app_pages/rag.py picks one with its `r_section` parameter and writes the headers.
 
 Also what the sections share: the chunk settings (URL keys size, overlap and strategy, whose widgets
 live on the Pipeline section) and the cached embeddings of the bundled chunks and labelled questions.

@@ -1,6 +1,6 @@
 """The Transformer page's sections, one module each: basics (tokens, attention maps, next token),
 model_size, toy_lab, positions, block, lens. Every section but basics exposes `render() -> None`;
-pages/transformer.py picks one with its `t_section` parameter.
+app_pages/transformer.py picks one with its `t_section` parameter.
 
 Also the helpers the sections share: binding a section's URL parameters with rules that hold on every
 rerun, and the check of a prompt for the tiny LM.

@@ -1,7 +1,7 @@
 """Transformer · the first section: tokens, the attention maps of a real pretrained encoder (MiniLM) with
 every layer and head at once and lines between tokens (BertViz's model and head views), the same attention
 recomputed from scratch up to the layer's output, which heads link two tokens, and the next-token
-distribution of the tiny decoder. Its headers stay in pages/transformer.py (glossary entries and quiz
+distribution of the tiny decoder. Its headers stay in app_pages/transformer.py (glossary entries and quiz
 questions name them); the subheaders here do not move the page's outline.
 """
 import re
