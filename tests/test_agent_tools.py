@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.agents import code_tool, dates, units
+from core.agents import code_interpreter, code_tool, dates, units
 from core.agents.code_tool import (
     CodeError,
     CodeLimits,
@@ -86,7 +86,7 @@ def test_code_tool_refusal_names_the_line():
 
 def test_code_tool_never_runs_unchecked_text():
     """No eval, exec or compile anywhere: the child interprets the tree, and only after check_code accepted it."""
-    tree = ast.parse(Path(code_tool.__file__).read_text())
+    tree = ast.parse("\n".join(Path(m.__file__).read_text() for m in (code_tool, code_interpreter)))
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not called & {"eval", "exec", "compile", "__import__", "open"}
     run_checked_def = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "run_checked")
@@ -97,7 +97,7 @@ def test_code_tool_never_runs_unchecked_text():
 
 def test_the_interpreter_refuses_what_the_check_would(monkeypatch):
     """Wall 1 twice over: a node type the interpreter has no method for cannot run, even unchecked."""
-    monkeypatch.setattr(code_tool, "check_code", lambda code, limits: ast.parse(code))
+    monkeypatch.setattr(code_interpreter, "check_code", lambda code, limits: ast.parse(code))
     for code in ["import os", "x = 1\nx.real", "open('x')", "while 1: pass", "f = lambda: 1"]:
         result = run_checked(code, CodeLimits())
         assert result["ok"] is False and result["kind"] == "not allowed" and "not allowed" in result["error"], result
