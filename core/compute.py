@@ -101,6 +101,10 @@ class ComputeLock:
             self._mine.waited, self._mine.holds = 0.0, 0
         return stats
 
+    def _tally(self, waited: float, holds: int) -> None:
+        self._mine.waited = getattr(self._mine, "waited", 0.0) + waited
+        self._mine.holds = getattr(self._mine, "holds", 0) + holds
+
     @contextmanager
     def hold(self, timeout_s: float | None = None, queue_limit: bool = True):
         """Wait for our turn (first come, first served), run the body, let the next one in.
@@ -126,15 +130,14 @@ class ComputeLock:
                         if remaining <= 0:
                             self._queue.remove(ticket)
                             self._cond.notify_all()
-                            self._mine.waited = getattr(self._mine, "waited", 0.0) + time.perf_counter() - start
+                            self._tally(time.perf_counter() - start, holds=0)
                             raise LockTimeout(f"waited {time.perf_counter() - start:.0f} s for the CPU")
                         self._cond.wait(remaining)
                     self._queue.popleft()
                 self._holder, self._depth = me, 1
                 self.last_wait_s = time.perf_counter() - start
                 self.longest_wait_s = max(self.longest_wait_s, self.last_wait_s)
-                self._mine.waited = getattr(self._mine, "waited", 0.0) + self.last_wait_s
-                self._mine.holds = getattr(self._mine, "holds", 0) + 1
+                self._tally(self.last_wait_s, holds=1)
         try:
             yield self
         finally:

@@ -20,10 +20,6 @@ def _script():
 
 
 def _run(monkeypatch):
-    import sys
-
-    from conftest import ROOT
-
     from core.charts import rag
 
     calls = []
@@ -35,8 +31,6 @@ def _run(monkeypatch):
 
     counting.__module__, counting.__qualname__ = original.__module__, original.__qualname__
     monkeypatch.setattr(rag, "scores_chart", counting)
-    monkeypatch.syspath_prepend(str(ROOT))
-    assert str(ROOT) in sys.path
     at = AppTest.from_function(_script, default_timeout=60)
     at.run()
     return at, calls
