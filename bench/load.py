@@ -297,57 +297,41 @@ async def _open(page, base: str, path: str, prev: str, timeout_ms: float, first:
     await page.wait_for_function(DONE_JS, arg=prev, polling=50, timeout=timeout_ms)
 
 
+PROBE_READ_S = 3.0  # the probe student reads each page this long before the next click
+
+
 async def _walk(browser, n: int, base: str, pages: list, rounds: int, result: LoadResult, timeout_ms: float,
-                replica_header: str | None, warmed: bool = False) -> None:
-    """One student: every page in a rotated order, `rounds` times, within one Streamlit session."""
+                replica_header: str | None = None, warmed: bool = False, stop: asyncio.Event | None = None,
+                read_s: float = 0.0, visits: list | None = None) -> None:
+    """One student: every page in a rotated order, `rounds` times, within one Streamlit session. With `stop`,
+    round after round until it is set instead, reading each page for `read_s` (the probe: n = -1, its visits in
+    `visits`)."""
+    who = n if n >= 0 else "probe"
+    visits = result.visits if visits is None else visits
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = await context.new_page()
-        page.on("pageerror", lambda err: result.console_errors.append((n, str(err)[:300])))
+        page.on("pageerror", lambda err: result.console_errors.append((who, str(err)[:300])))
         if replica_header:  # which server answered each of this session's requests (set by a proxy)
             seen = result.replicas.setdefault(n, set())
             page.on("response", lambda r: seen.add(r.headers.get(replica_header)))
-        order = pages[n % len(pages):] + pages[:n % len(pages)]
-        prev, where = "", ""
-        for rnd in range(rounds):
+        shift = max(n, 0) % len(pages)
+        order = pages[shift:] + pages[:shift]
+        prev, where, rnd = "", "", 0
+        while rnd < rounds if stop is None else not stop.is_set():
             for i, (path, _title) in enumerate(order):
                 where = f"/{path} (round {rnd})"
                 start = time.monotonic()
                 await _open(page, base, path, prev, timeout_ms, first=rnd == 0 and i == 0)
                 seconds = time.monotonic() - start
-                result.visits.append(Visit(n, rnd, path, rnd > 0 or warmed, start, seconds, await _exceptions(page)))
+                visits.append(Visit(n, rnd, path, rnd > 0 or warmed, start, seconds, await _exceptions(page)))
                 prev = await _h1(page)
-    except Exception as err:  # noqa: BLE001 - a failed session is reported, the others go on
-        result.failures.append((n, f"{where}: {type(err).__name__}: {str(err)[:300]}"))
-    finally:
-        await context.close()
-
-
-PROBE_READ_S = 3.0  # the probe student reads each page this long before the next click
-
-
-async def _probe(browser, base: str, pages: list, result: LoadResult, stop: asyncio.Event, timeout_ms: float,
-                 warmed: bool) -> None:
-    """One more student who keeps walking every page, reading each for PROBE_READ_S, until the classroom is done."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        page = await context.new_page()
-        page.on("pageerror", lambda err: result.console_errors.append(("probe", str(err)[:300])))
-        prev, rnd, where = "", 0, ""
-        while not stop.is_set():
-            for i, (path, _title) in enumerate(pages):
-                where = f"/{path} (round {rnd})"
-                start = time.monotonic()
-                await _open(page, base, path, prev, timeout_ms, first=rnd == 0 and i == 0)
-                result.probe.append(Visit(-1, rnd, path, rnd > 0 or warmed, start, time.monotonic() - start,
-                                          await _exceptions(page)))
-                prev = await _h1(page)
-                if stop.is_set():
+                if stop is not None and stop.is_set():
                     break
-                await asyncio.sleep(PROBE_READ_S)
+                await asyncio.sleep(read_s)
             rnd += 1
-    except Exception as err:  # noqa: BLE001
-        result.failures.append(("probe", f"{where}: {type(err).__name__}: {str(err)[:300]}"))
+    except Exception as err:  # noqa: BLE001 - a failed session is reported, the others go on
+        result.failures.append((who, f"{where}: {type(err).__name__}: {str(err)[:300]}"))
     finally:
         await context.close()
 
@@ -420,7 +404,8 @@ async def drive(base: str, sessions: int = 10, rounds: int = 2, heavy: str | Non
             stop = asyncio.Event()
             heavy_task = asyncio.create_task(_heavy(browser, base, heavy, result, stop, timeout_ms)) if heavy else None
             own = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS) if probe else None
-            probe_task = asyncio.create_task(_probe(own, base, pages, result, stop, timeout_ms, warm)) if own else None
+            probe_task = asyncio.create_task(_walk(own, -1, base, pages, 0, result, timeout_ms, None, warm, stop,
+                                                   PROBE_READ_S, result.probe)) if own else None
             try:
                 await asyncio.gather(*(_walk(browser, n, base, pages, rounds, result, timeout_ms, replica_header, warm)
                                        for n in range(sessions)))
